@@ -1,0 +1,34 @@
+# make run: open the app.  make test: run every test.  make bench: performance figures.
+# Each sets up .venv first (once; again when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test bench weights pretrain lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) -m engine bench
+
+weights: $(VENV)/.installed
+	$(PY) -m engine download
+
+pretrain: $(VENV)/.installed
+	$(PY) -m engine pretrain
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check engine lessons tests app.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

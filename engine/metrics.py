@@ -1,0 +1,94 @@
+"""Metric maths (drift, update ratio, accuracy, confusion) and the thread-safe metric log."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+from torch import nn
+
+
+class MetricLog:
+    """Named series of (step, value) points. The trainer thread appends; readers take snapshots."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self.version = 0  # bumps on every append, so a reader can skip redraws
+
+    def add(self, name: str, step: int, value: float) -> None:
+        with self._lock:
+            steps, values = self._series.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(float(value))
+            self.version += 1
+
+    def add_many(self, step: int, values: dict[str, float]) -> None:
+        with self._lock:
+            for name, value in values.items():
+                steps, vals = self._series.setdefault(name, ([], []))
+                steps.append(step)
+                vals.append(float(value))
+            self.version += 1
+
+    def snapshot(self) -> dict[str, tuple[list[int], list[float]]]:
+        """A copy: {name: (steps, values)} that the trainer will not change under the reader."""
+        with self._lock:
+            return {k: (list(s), list(v)) for k, (s, v) in self._series.items()}
+
+    def last(self, name: str, default: float | None = None) -> float | None:
+        with self._lock:
+            s = self._series.get(name)
+            return s[1][-1] if s and s[1] else default
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._series)
+
+
+def flat_params(module: nn.Module) -> list[torch.Tensor]:
+    return [p for p in module.parameters()]
+
+
+@torch.no_grad()
+def relative_distance(params: list[torch.Tensor], refs: list[torch.Tensor]) -> float:
+    """||W - W_ref|| / ||W_ref|| over all tensors of a group together (0 when W_ref is all zero)."""
+    if not params:
+        return 0.0
+    num = torch.stack([(p - r).pow(2).sum() for p, r in zip(params, refs)]).sum()
+    den = torch.stack([r.pow(2).sum() for r in refs]).sum()
+    return float((num / den).sqrt()) if float(den) > 0 else 0.0
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
+    """Logits for `x` in eval mode, batch by batch; restores the model's train/eval flags."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    out = torch.cat([model(x[i : i + batch]) for i in range(0, x.shape[0], batch)]) if x.shape[0] else torch.zeros(0)
+    for m, tr in modes:
+        m.training = tr
+    return out
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    return float((logits.argmax(1) == y).float().mean()) if y.numel() else 0.0
+
+
+def confusion_matrix(pred: torch.Tensor, y: torch.Tensor, n_classes: int) -> list[list[int]]:
+    """rows = true class, columns = predicted class."""
+    cm = torch.bincount(y.cpu() * n_classes + pred.cpu(), minlength=n_classes * n_classes)
+    return cm.view(n_classes, n_classes).tolist()
+
+
+def per_class_report(cm: list[list[int]]) -> list[dict[str, float]]:
+    """Precision, recall, F1 and support per class, from a confusion matrix."""
+    t = torch.tensor(cm, dtype=torch.float64)
+    tp = t.diag()
+    precision = tp / t.sum(0).clamp(min=1)
+    recall = tp / t.sum(1).clamp(min=1)
+    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+    return [
+        {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for p, r, f, s in zip(precision, recall, f1, t.sum(1))
+    ]

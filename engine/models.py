@@ -1,0 +1,186 @@
+"""Backbone registry. Each backbone is a list of named layer groups, input to output; the head is last.
+
+Freezing, per-group learning rates, gradual unfreezing and the drift panel all read these groups,
+so no code elsewhere hard-codes a layer index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from engine.config import ConfigError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+GLYPHNET_FILE = ASSETS / "glyphnet.pt"
+GLYPHNET_SHA256_FILE = ASSETS / "glyphnet.sha256"
+
+
+class TransferNet(nn.Module):
+    """Backbone groups (the last one ends in a flat feature vector) followed by a new head."""
+
+    def __init__(self, groups: list[tuple[str, nn.Module]], feature_dim: int, head: nn.Module):
+        super().__init__()
+        self.body = nn.Sequential(OrderedDict(groups))
+        self.feature_dim = feature_dim
+        self.head = head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)  # (B, D)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))  # (B, n_classes)
+
+    def layer_groups(self) -> list[tuple[str, nn.Module]]:
+        """Ordered (name, module) pairs, input to output, head last."""
+        return [*self.body.named_children(), ("head", self.head)]
+
+    def __repr__(self) -> str:
+        parts = []
+        for name, m in self.layer_groups():
+            n = sum(p.numel() for p in m.parameters())
+            parts.append(f"{name}({n:,} params)")
+        return f"TransferNet[{' -> '.join(parts)}]"
+
+
+def make_head(feature_dim: int, n_classes: int, kind: str = "linear", dropout: float = 0.0) -> nn.Module:
+    """A new classifier: linear, or a small MLP; dropout sits before the last linear layer."""
+    if kind == "linear":
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, n_classes))
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(feature_dim, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_classes))
+    raise ConfigError(f"unknown head {kind!r}; choose linear or mlp.")
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """torch's default init (kaiming-uniform with a=sqrt(5)), drawn from `generator` so runs in
+    different threads never share a random stream."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                fan_in = m.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in)
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            m.reset_parameters()
+
+
+@dataclass
+class BackboneSpec:
+    """How to build one backbone and where its pretrained weights come from."""
+
+    name: str
+    build: Callable[[], tuple[list[tuple[str, nn.Module]], int]]  # -> (groups, feature_dim)
+    weights: tuple[str, ...]  # the `weights` values it accepts besides scratch
+    image_size: int
+    description: str
+    # (groups-model with a source head) -> loads pretrained weights, returns the source head or None
+    load_pretrained: Callable[[TransferNet, str], nn.Module | None] | None = None
+    source_classes: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    BACKBONES[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> BackboneSpec:
+    if name not in BACKBONES:
+        import engine.realmodels  # noqa: F401  (registers the torchvision backbones)
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}.")
+    return BACKBONES[name]
+
+
+@dataclass
+class Built:
+    """A model ready for the target task, plus what the metrics need from pretraining."""
+
+    model: TransferNet
+    source_head: nn.Module | None  # the pretrained head, for the forgetting meter
+    spec: BackboneSpec
+
+
+def build_model(name: str, weights: str, n_classes: int, head: str = "linear", dropout: float = 0.0, seed: int = 0) -> Built:
+    """Build `name` with `weights` (scratch or a pretrained kind) and a new head for `n_classes`."""
+    spec = get_spec(name)
+    if weights != "scratch" and weights not in spec.weights:
+        allowed = ", ".join(("scratch", *spec.weights))
+        raise ConfigError(f"backbone {name!r} has no {weights!r} weights; choose one of: {allowed}.")
+    g = torch.Generator().manual_seed(seed)
+    groups, dim = spec.build()
+    model = TransferNet(groups, dim, nn.Identity())
+    source_head = None
+    if weights == "scratch":
+        init_weights(model.body, g)
+    else:
+        assert spec.load_pretrained is not None
+        source_head = spec.load_pretrained(model, weights)
+    model.head = make_head(dim, n_classes, head, dropout)
+    init_weights(model.head, g)
+    return Built(model, source_head, spec)
+
+
+# ---- glyphnet: the small CNN shipped pretrained on the glyph source task ----
+
+
+def _conv_block(cin: int, cout: int, pool: bool) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers)
+
+
+def glyphnet_groups() -> tuple[list[tuple[str, nn.Module]], int]:
+    """stem -> block1 -> block2 -> block3 (global pool): (B, 3, 32, 32) -> (B, 128)."""
+    return [
+        ("stem", _conv_block(3, 32, pool=True)),  # (B, 32, 16, 16)
+        ("block1", _conv_block(32, 64, pool=True)),  # (B, 64, 8, 8)
+        ("block2", _conv_block(64, 128, pool=True)),  # (B, 128, 4, 4)
+        ("block3", nn.Sequential(_conv_block(128, 128, pool=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())),  # (B, 128)
+    ], 128
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_glyphnet(model: TransferNet, weights: str) -> nn.Module:
+    """Load the shipped checkpoint (weights_only) after checking its checksum; return the source head."""
+    rebuild = "rebuild it with `python -m engine pretrain`"
+    if not GLYPHNET_FILE.exists():
+        raise ConfigError(f"the pretrained glyph backbone {GLYPHNET_FILE.name} is missing from assets/: {rebuild}.")
+    if GLYPHNET_SHA256_FILE.exists():
+        expected = GLYPHNET_SHA256_FILE.read_text().split()[0]
+        if file_sha256(GLYPHNET_FILE) != expected:
+            raise ConfigError(f"assets/{GLYPHNET_FILE.name} does not match its checksum (the file is corrupt or changed): {rebuild}.")
+    state = torch.load(GLYPHNET_FILE, map_location="cpu", weights_only=True)
+    source_head = nn.Linear(128, state["head.weight"].shape[0])
+    model.head = source_head
+    model.load_state_dict(state)
+    return source_head
+
+
+register(
+    BackboneSpec(
+        name="glyphnet",
+        build=glyphnet_groups,
+        weights=("pretrained",),
+        image_size=32,
+        description="small 4-group CNN pretrained on 200 glyph classes (ships with the app)",
+        load_pretrained=load_glyphnet,
+        source_classes=200,
+    )
+)

@@ -1,0 +1,171 @@
+"""A Run: one Trainer on a background thread, with start, pause, resume, stop and snapshots.
+
+It never calls a UI. A page polls `snapshot()`; the run ends as finished, stopped, diverged or
+failed, with a one-sentence message for anything but finished.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Callable
+
+from engine.callbacks import default_callbacks
+from engine.config import ConfigError, TrainConfig
+from engine.metrics import MetricLog
+from engine.trainer import Callback, CancelFit, Trainer
+
+ENDED = ("finished", "stopped", "diverged", "failed")
+
+
+class _Control(Callback):
+    """Before every step: stop if asked, wait while paused."""
+
+    order = -100
+
+    def __init__(self, run: "Run"):
+        self.run = run
+
+    def before_step(self, t: Trainer) -> None:
+        r = self.run
+        if r._stop.is_set():
+            raise CancelFit("stopped")
+        if not r._resume.is_set():
+            r._set_status("paused")
+            while not r._resume.wait(0.05):
+                if r._stop.is_set():
+                    raise CancelFit("stopped")
+            r._set_status("running")
+
+
+class Run:
+    """Trains `config` on a daemon thread. Thread-safe to read from any other thread."""
+
+    def __init__(self, config: TrainConfig, owner: str = "", on_end: Callable[["Run"], None] | None = None,
+                 extra_callbacks: list[Callback] | None = None):
+        self.id = uuid.uuid4().hex[:12]
+        self.config = config
+        self.owner = owner
+        self.on_end = on_end
+        self.extra_callbacks = extra_callbacks or []
+        self.status = "queued"
+        self.message = ""
+        self.results: dict = {}
+        self.warnings: list[str] = []
+        self.log = MetricLog()
+        self.groups: list[str] = []
+        self.created = time.time()
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.trainer: Trainer | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._started = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------------
+    def start(self) -> "Run":
+        """Begin training on a new thread. Calling it twice does nothing the second time."""
+        with self._lock:
+            if self._started.is_set():
+                return self
+            self._started.set()
+        self._thread = threading.Thread(target=self._main, name=f"run-{self.id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def stop(self) -> None:
+        """Ask the run to stop before its next step (a queued run ends at once)."""
+        self._stop.set()
+        self._resume.set()
+        if not self._started.is_set():
+            self._finish("stopped", "")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    # -- reading ------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Plain data a page can draw: status, progress, series, results."""
+        t = self.trainer
+        with self._lock:
+            status, message = self.status, self.message
+        return {
+            "id": self.id,
+            "status": status,
+            "message": message,
+            "step": t.step if t is not None else 0,
+            "steps": self.config.steps,
+            "groups": list(self.groups),
+            "series": self.log.snapshot(),
+            "results": dict(self.results),
+            "warnings": list(self.warnings),
+            "config": self.config.to_dict(),
+            "elapsed": (self.ended_at or time.time()) - self.started_at if self.started_at else 0.0,
+        }
+
+    def __repr__(self) -> str:
+        return f"Run({self.id}, {self.status}, {self.config.strategy}, lr={self.config.lr:g}, steps={self.config.steps})"
+
+    # -- the thread ---------------------------------------------------------------------
+    def _set_status(self, status: str, message: str | None = None) -> None:
+        with self._lock:
+            self.status = status
+            if message is not None:
+                self.message = message
+
+    def _main(self) -> None:
+        self.started_at = time.time()
+        self._set_status("running")
+        try:
+            if self._stop.is_set():
+                raise CancelFit("stopped")
+            trainer = Trainer(self.config, [*default_callbacks(self.config), _Control(self), *self.extra_callbacks])
+            trainer.log = self.log
+            self.groups = trainer.group_names
+            self.warnings = trainer.warnings
+            self.trainer = trainer
+            self.results = trainer.fit()
+            self._finish(trainer.status, trainer.message)
+        except CancelFit:
+            self._finish("stopped", "")
+        except ConfigError as e:
+            self._finish("failed", str(e))
+        except MemoryError:
+            self._finish("failed", "the run ran out of memory: try a smaller batch size or fewer labels per class.")
+        except Exception as e:  # a run never takes the server down: say what failed in one sentence
+            self._finish("failed", f"training failed ({type(e).__name__}: {e}).")
+
+    def _finish(self, status: str, message: str) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self.status, self.message = status, message
+            self.ended_at = time.time()
+        if self.trainer is not None:
+            # Free the optimizer state, the data and any GPU memory; keep the model on the CPU
+            # (small) so a page can export it or show its features.
+            if self.trainer.model is not None:
+                self.trainer.model = self.trainer.model.cpu()
+            self.trainer.optimizer = None  # type: ignore[assignment]
+            self.trainer.train_x = self.trainer.train_y = None  # type: ignore[assignment]
+        self._done.set()
+        if self.on_end is not None:
+            try:
+                self.on_end(self)
+            except Exception:
+                pass

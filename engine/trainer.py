@@ -1,0 +1,177 @@
+"""The training loop. It fires named events; metrics, schedules and stopping are listeners on them.
+
+The loop knows nothing about its output: it never prints, plots or calls a UI.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from engine import augment, metrics, strategies
+from engine.config import TrainConfig
+from engine.data import Task, load_task
+from engine.device import pick_device
+from engine.models import build_model
+
+EVENTS = ("before_fit", "before_step", "after_loss", "after_step", "after_eval", "after_fit")
+STATUSES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
+
+
+class CancelFit(Exception):
+    """Raised by a listener to end training early and cleanly (stop button, early stopping)."""
+
+    def __init__(self, reason: str = "stopped"):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Diverged(Exception):
+    """The loss is no longer a finite number."""
+
+
+class Callback:
+    """A listener. Override any of EVENTS; `order` sorts listeners (lower runs first)."""
+
+    order = 0
+
+    def __getattr__(self, name: str):
+        if name in EVENTS:
+            return _noop
+        raise AttributeError(name)
+
+
+def _noop(trainer: "Trainer") -> None:
+    return None
+
+
+class Trainer:
+    """Fine-tunes one model on one task as `config` says, firing EVENTS to its listeners."""
+
+    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, task: Task | None = None):
+        self.config = config.validate()
+        self.device = pick_device(config.device)
+        self.task = task if task is not None else load_task(config)
+        self.warnings: list[str] = list(self.task.warnings)
+        built = build_model(config.backbone, config.weights, self.task.n_classes, config.head, config.dropout, config.seed)
+        self.model = built.model.to(self.device)
+        self.source_head = built.source_head.to(self.device) if built.source_head is not None else None
+        if self.source_head is not None:
+            self.source_head.requires_grad_(False)
+        self.groups = self.model.layer_groups()
+        self.group_names = [n for n, _ in self.groups]
+        self.group_params = [list(m.parameters()) for _, m in self.groups]
+        self.anchors = [[p.detach().clone() for p in ps] for ps in self.group_params]  # W0, per group
+        self.base_lrs = strategies.base_lrs(config, len(self.groups))
+        self.flags = strategies.trainable_flags(config, len(self.groups), step=0)
+        strategies.set_trainable(self.groups, self.flags)
+        self.optimizer = strategies.make_optimizer(config, self.groups, self.base_lrs)
+
+        self.train_x, self.train_y = self.task.train.x.to(self.device), self.task.train.y.to(self.device)
+        n_train = len(self.task.train)
+        if n_train == 0:
+            from engine.config import ConfigError
+
+            raise ConfigError("the training set is empty: add labelled images or raise labels per class.")
+        self.batch_size = min(config.batch_size, n_train)
+        if config.batch_size > n_train:
+            self.warnings.append(
+                f"batch size {config.batch_size} is larger than the {n_train} training images: each step uses all {n_train}."
+            )
+        if config.bn_mode == "reestimate":
+            strategies.reestimate_bn(self.model, self.train_x)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.log = metrics.MetricLog()
+        self.callbacks = sorted(callbacks or [], key=lambda c: c.order)
+        self.step = 0
+        self.loss: torch.Tensor | None = None
+        self.status = "queued"
+        self.message = ""
+        self.results: dict = {}
+        self.started = time.perf_counter()
+
+    # -- events -------------------------------------------------------------------------
+    def fire(self, event: str) -> None:
+        assert event in EVENTS, event
+        for cb in self.callbacks:
+            getattr(cb, event)(self)
+
+    def add_callback(self, cb: Callback) -> None:
+        self.callbacks = sorted([*self.callbacks, cb], key=lambda c: c.order)
+
+    # -- the loop -----------------------------------------------------------------------
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randperm(self.train_y.shape[0], generator=self.generator)[: self.batch_size].to(self.device)
+        xb = self.train_x[idx]  # (B, 3, H, W)
+        if self.config.augment:
+            xb = augment.random_affine_noise(xb, self.generator)
+        return xb, self.train_y[idx]
+
+    def current_lrs(self) -> list[float]:
+        """The LR each group gets right now, read from the live optimizer (0 while frozen)."""
+        return [pg["lr"] if on else 0.0 for pg, on in zip(self.optimizer.param_groups, self.flags)]
+
+    def set_flags(self, flags: list[bool]) -> None:
+        if flags != self.flags:
+            self.flags = flags
+            strategies.set_trainable(self.groups, flags)
+
+    def fit(self) -> dict:
+        """Train for config.steps steps (or until a listener cancels). Returns the results."""
+        self.status = "running"
+        self.started = time.perf_counter()
+        self.fire("before_fit")
+        try:
+            while self.step < self.config.steps:
+                self.fire("before_step")
+                strategies.set_train_mode(self.model, self.groups, self.flags, self.config.bn_mode)
+                xb, yb = self.next_batch()
+                self.xb = xb
+                self.loss = F.cross_entropy(self.model(xb), yb)
+                self.fire("after_loss")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.loss.backward()
+                self.optimizer.step()
+                self.step += 1
+                self.fire("after_step")
+            self.status = "finished"
+        except CancelFit as e:
+            self.status = "stopped" if e.reason == "stopped" else "finished"
+            self.message = "" if e.reason == "stopped" else e.reason
+        except Diverged as e:
+            self.status = "diverged"
+            self.message = str(e)
+        self.seconds = time.perf_counter() - self.started
+        self.fire("after_fit")
+        return self.results
+
+    # -- evaluation ---------------------------------------------------------------------
+    def evaluate(self, split) -> tuple[float, float, torch.Tensor]:
+        """(loss, accuracy, predictions) on a split, in eval mode, without gradients."""
+        x, y = split.x.to(self.device), split.y.to(self.device)
+        logits = metrics.predict(self.model, x)
+        loss = float(F.cross_entropy(logits, y)) if y.numel() else math.nan
+        return loss, metrics.accuracy(logits, y), logits.argmax(1)
+
+    def source_accuracy(self) -> float | None:
+        """Accuracy of the current backbone + the original pretrained head on held-out source data."""
+        if self.source_head is None or self.task.source is None:
+            return None
+        head, self.model.head = self.model.head, self.source_head
+        try:
+            logits = metrics.predict(self.model, self.task.source.x.to(self.device))
+        finally:
+            self.model.head = head
+        return metrics.accuracy(logits, self.task.source.y.to(self.device))
+
+    def drift(self) -> list[float]:
+        """||W - W0|| / ||W0|| per group."""
+        return [metrics.relative_distance(ps, a) for ps, a in zip(self.group_params, self.anchors)]
+
+    def param_counts(self) -> tuple[int, int]:
+        total = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for ps, on in zip(self.group_params, self.flags) if on for p in ps)
+        return trainable, total
