@@ -45,6 +45,9 @@ class L2SP(Callback):
         t.loss = t.loss + 0.5 * self.alpha * strategies.l2sp_penalty(body, anchors)
 
 
+EXPLODED_LOSS = 1e4  # a cross-entropy this large means the weights have blown up
+
+
 class DivergenceGuard(Callback):
     """Stops the run the moment the loss is not a finite number, saying where and at which LR."""
 
@@ -56,6 +59,9 @@ class DivergenceGuard(Callback):
             lr = max(t.current_lrs())
             what = "infinite" if math.isinf(value) else "not a number (NaN)"
             raise Diverged(f"the loss became {what} at step {t.step + 1} with LR {lr:.3g}: try a smaller learning rate.")
+        if value > EXPLODED_LOSS:  # still finite, but no run comes back from here (e.g. an LR of 1e6)
+            lr = max(t.current_lrs())
+            raise Diverged(f"the loss exploded to {value:.3g} at step {t.step + 1} with LR {lr:.3g}: try a smaller learning rate.")
 
 
 class StepLogger(Callback):

@@ -1,50 +1,63 @@
 """The run manager: one per server process. At most `max_running` runs train at once; the rest queue.
 
-Runs belong to an owner (a browser session id): only that owner can see, pause or stop them.
+Runs belong to an owner (a browser session id): only that owner can see, pause or stop them; a
+guessed id of someone else's run gives None / False, exactly as an unknown id does.
+When a run ends it is written to the run store (engine.store). When an owner's session is gone
+(the UI layer says so through `is_alive`), a reaper thread stops its runs and forgets them.
 """
 
 from __future__ import annotations
 
-import os
+import gc
 import threading
+import time
+from typing import Callable
 
 from engine.config import ConfigError, TrainConfig
 from engine.run import Run
+from engine.settings import default_max_running  # noqa: F401  (kept importable from here)
+from engine.trainer import Callback
 
-
-def default_max_running() -> int:
-    """GPUs: two runs per GPU; CPU: one run per two cores (at least one)."""
-    env = os.environ.get("CLASSROOM_MAX_RUNS")
-    if env:
-        return max(1, int(env))
-    import torch
-
-    if torch.cuda.is_available():
-        return 2 * torch.cuda.device_count()
-    return max(1, (os.cpu_count() or 1) // 2)
+LIVE = ("queued", "running", "paused")
+PAUSED_TOO_LONG = "this run was stopped after {minutes:g} minutes paused, because other students were waiting for a training slot."
+START_FAILED = "the server could not start another training thread: try again in a minute."
 
 
 class RunManager:
     """Bounded pool of Runs with a FIFO queue, keyed by owner."""
 
-    def __init__(self, max_running: int | None = None, per_owner: int = 4):
-        self.max_running = max_running or default_max_running()
-        self.per_owner = per_owner  # live (queued or running) runs one owner may have
+    def __init__(self, max_running: int | None = None, per_owner: int = 4, store=None, keep_ended: int = 20,
+                 paused_minutes: float = 10.0):
+        from engine.settings import default_max_running as _default
+
+        self.max_running = max_running or _default()
+        self.per_owner = per_owner  # live (queued, running or paused) runs one owner may have
+        self.keep_ended = keep_ended  # ended runs per owner kept in memory; older ones live on in the store
+        self.paused_minutes = paused_minutes
+        self.store = store
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
         self._queue: list[Run] = []
         self._running: set[str] = set()
+        self._paused_since: dict[str, float] = {}
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
+        self.is_alive: Callable[[str], bool] | None = None
+        self.reaped = 0  # sessions ended by the reaper (for the status line and tests)
 
-    def submit(self, config: TrainConfig, owner: str) -> Run:
+    # -- the public API -----------------------------------------------------------------
+    def submit(self, config: TrainConfig, owner: str, extra_callbacks: list[Callback] | None = None) -> Run:
         """Queue a run for `owner`; it starts as soon as a slot is free. Bad config raises ConfigError."""
         config.validate()
+        if not owner:
+            raise ConfigError("a run needs an owner (the browser session that starts it).")
         with self._lock:
             live = [r for r in self._runs.values() if r.owner == owner and not r.done]
             if len(live) >= self.per_owner:
                 raise ConfigError(
                     f"you already have {len(live)} runs training or waiting (the limit is {self.per_owner}): stop one first."
                 )
-            run = Run(config, owner=owner, on_end=self._on_end)
+            run = Run(config, owner=owner, on_end=self._on_end, extra_callbacks=extra_callbacks)
             self._runs[run.id] = run
             self._queue.append(run)
         self._pump()
@@ -57,6 +70,7 @@ class RunManager:
         return run if run is not None and run.owner == owner else None
 
     def runs_of(self, owner: str) -> list[Run]:
+        """This owner's runs in memory, oldest first."""
         with self._lock:
             return [r for r in self._runs.values() if r.owner == owner]
 
@@ -66,6 +80,7 @@ class RunManager:
             return self._queue.index(run) + 1 if run in self._queue else None
 
     def stop(self, run_id: str, owner: str) -> bool:
+        """Stop a run (a waiting one is cancelled: it leaves the queue at once). False if not yours."""
         run = self.get(run_id, owner)
         if run is None:
             return False
@@ -75,24 +90,154 @@ class RunManager:
         run.stop()
         return True
 
+    cancel = stop
+
+    def pause(self, run_id: str, owner: str) -> bool:
+        run = self.get(run_id, owner)
+        if run is None or run.done:
+            return False
+        run.pause()
+        return True
+
+    def resume(self, run_id: str, owner: str) -> bool:
+        run = self.get(run_id, owner)
+        if run is None or run.done:
+            return False
+        run.resume()
+        return True
+
     def end_session(self, owner: str) -> int:
-        """Stop and forget every run of `owner` (their tab is gone). Returns how many."""
+        """Stop and forget every run of `owner` (their tab is gone), so their memory returns. Returns how many."""
         runs = self.runs_of(owner)
         for r in runs:
             self.stop(r.id, owner)
         with self._lock:
             for r in runs:
                 self._runs.pop(r.id, None)
-        return len(runs)
+                self._paused_since.pop(r.id, None)
+        for r in runs:  # the threads end within a step; then drop the model so its memory returns
+            if r.wait(5.0) and r.trainer is not None:
+                r.trainer.model = None  # type: ignore[assignment]
+                r.trainer.source_head = None
+        n = len(runs)
+        del runs
+        _free_memory()
+        return n
 
     def running_count(self) -> int:
         with self._lock:
             return len(self._running)
 
+    def queued_count(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def status(self) -> dict:
+        """One line's worth for a page: how busy the server is."""
+        with self._lock:
+            owners = {r.owner for r in self._runs.values() if not r.done}
+            return {"running": len(self._running), "queued": len(self._queue), "max_running": self.max_running,
+                    "per_session": self.per_owner, "sessions": len(owners), "reaped": self.reaped}
+
+    def history(self, owner: str, page: str | None = None, limit: int = 50) -> list[dict]:
+        """This owner's stored runs (survive a restart), newest first; [] without a store."""
+        if self.store is None:
+            return []
+        try:
+            return self.store.runs_of_owner(owner, page=page, limit=limit)
+        except Exception:
+            return []
+
+    # -- sessions that went away --------------------------------------------------------
+    def set_liveness(self, is_alive: Callable[[str], bool], interval: float = 10.0) -> None:
+        """Start (once) the reaper: every `interval` s, owners for whom `is_alive(owner)` is False are ended."""
+        self.is_alive = is_alive
+        with self._lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._reaper_stop.clear()
+            self._reaper = threading.Thread(target=self._reap_loop, args=(interval,), name="run-reaper", daemon=True)
+            self._reaper.start()
+
+    def stop_reaper(self) -> None:
+        self._reaper_stop.set()
+        if self._reaper is not None:
+            self._reaper.join(5.0)
+        self._reaper = None
+
+    def _reap_loop(self, interval: float) -> None:
+        while not self._reaper_stop.wait(interval):
+            try:
+                self.reap_once()
+            except Exception:
+                pass  # the reaper never dies of one bad check
+
+    def reap_once(self) -> list[str]:
+        """One pass: end gone sessions, stop long-paused runs when others wait, fail dead threads.
+        Returns the owners ended."""
+        with self._lock:
+            owners = sorted({r.owner for r in self._runs.values()})
+        gone = []
+        if self.is_alive is not None:
+            for owner in owners:
+                try:
+                    alive = self.is_alive(owner)
+                except Exception:
+                    alive = True  # when we cannot tell, keep the runs
+                if not alive:
+                    gone.append(owner)
+        for owner in gone:
+            self.end_session(owner)
+            self.reaped += 1
+        self._check_paused()
+        self._check_threads()
+        return gone
+
+    def _check_paused(self) -> None:
+        now = time.time()
+        to_stop = []
+        with self._lock:
+            waiting = bool(self._queue)
+            for rid in list(self._running):
+                run = self._runs.get(rid)
+                if run is None or run.status != "paused":
+                    self._paused_since.pop(rid, None)
+                    continue
+                since = self._paused_since.setdefault(rid, now)
+                if waiting and now - since >= 60 * self.paused_minutes:
+                    to_stop.append(run)
+        for run in to_stop:
+            run.warnings.append(PAUSED_TOO_LONG.format(minutes=self.paused_minutes))
+            run.stop()
+
+    def _check_threads(self) -> None:
+        """A run whose thread died without ending (should not happen) frees its slot."""
+        with self._lock:
+            dead = [self._runs[rid] for rid in self._running
+                    if rid in self._runs and self._runs[rid]._thread is not None
+                    and not self._runs[rid]._thread.is_alive() and not self._runs[rid].done]
+        for run in dead:
+            run._finish("failed", "the training thread ended unexpectedly: start the run again.")
+
+    # -- internals ----------------------------------------------------------------------
     def _on_end(self, run: Run) -> None:
         with self._lock:
             self._running.discard(run.id)
+            self._paused_since.pop(run.id, None)
+            if run in self._queue:
+                self._queue.remove(run)
         self._pump()
+        if self.store is not None:
+            self.store.record(run)  # a failed write adds one sentence to the run's warnings
+        self._forget_old(run.owner)
+        _free_gpu()
+
+    def _forget_old(self, owner: str) -> None:
+        """Keep at most `keep_ended` ended runs of an owner in memory (the store has them all)."""
+        with self._lock:
+            ended = [r for r in self._runs.values() if r.owner == owner and r.done]
+            for r in ended[: max(0, len(ended) - self.keep_ended)]:
+                self._runs.pop(r.id, None)
 
     def _pump(self) -> None:
         """Start queued runs while there are free slots."""
@@ -105,17 +250,58 @@ class RunManager:
                 self._running.add(run.id)
                 to_start.append(run)
         for run in to_start:
-            run.start()
+            try:
+                run.start()
+            except Exception:  # e.g. no more threads: the run fails in one sentence, its slot is freed
+                run._finish("failed", START_FAILED)
+
+    def shutdown(self) -> None:
+        """Stop every run and the reaper (tests, server exit)."""
+        self.stop_reaper()
+        for owner in {r.owner for r in list(self._runs.values())}:
+            self.end_session(owner)
+
+
+def _free_gpu() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:
+        pass
+
+
+def _free_memory() -> None:
+    gc.collect()
+    _free_gpu()
 
 
 _manager: RunManager | None = None
 _manager_lock = threading.Lock()
 
 
+def make_manager(settings=None) -> RunManager:
+    """A manager as the settings say, with its run store (if the store cannot open, runs still train)."""
+    from engine.settings import get_settings
+    from engine.store import RunStore, StoreError
+
+    s = settings or get_settings()
+    try:
+        store = RunStore(s.store_url, s.teacher_token)
+    except StoreError:
+        store = None
+    return RunManager(max_running=s.runs_max, per_owner=s.per_session, store=store, keep_ended=s.keep_ended,
+                      paused_minutes=s.paused_minutes)
+
+
 def get_manager() -> RunManager:
-    """The process-wide manager (created on first use)."""
+    """The process-wide manager (created on first use); caps torch's threads for its concurrency."""
     global _manager
     with _manager_lock:
         if _manager is None:
-            _manager = RunManager()
+            from engine.device import configure_threads
+
+            _manager = make_manager()
+            configure_threads(_manager.max_running)
         return _manager
