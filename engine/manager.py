@@ -273,8 +273,15 @@ def _free_gpu() -> None:
 
 
 def _free_memory() -> None:
+    """Collect the dropped runs and hand freed memory back to the system (glibc keeps it otherwise)."""
     gc.collect()
     _free_gpu()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except Exception:
+        pass  # not glibc: the allocator keeps its own policy
 
 
 _manager: RunManager | None = None
@@ -284,11 +291,11 @@ _manager_lock = threading.Lock()
 def make_manager(settings=None) -> RunManager:
     """A manager as the settings say, with its run store (if the store cannot open, runs still train)."""
     from engine.settings import get_settings
-    from engine.store import RunStore, StoreError
+    from engine.store import StoreError, open_store
 
     s = settings or get_settings()
     try:
-        store = RunStore(s.store_url, s.teacher_token)
+        store = open_store(s.store_url, s.teacher_token)
     except StoreError:
         store = None
     return RunManager(max_running=s.runs_max, per_owner=s.per_session, store=store, keep_ended=s.keep_ended,

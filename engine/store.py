@@ -250,6 +250,10 @@ class RunStore:
         rows = self._query(sql + " LIMIT ?", (limit,)) if limit else self._query(sql)
         return [self._decode(r, with_series) for r in rows]
 
+    def pages(self) -> list[str]:
+        """The pages that have runs, for a filter."""
+        return [r["page"] for r in self._query("SELECT DISTINCT page FROM runs WHERE page <> '' ORDER BY page")]
+
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) AS n FROM runs")[0]["n"])
 
