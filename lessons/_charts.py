@@ -1,0 +1,171 @@
+"""Plotly figures built from run snapshots (plain data in, a figure out; no streamlit here)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import plotly.graph_objects as go
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+GHOST = "rgba(120,120,120,0.45)"
+FROZEN = "#b0b0b0"
+MAX_POINTS = 400  # a long series is thinned to this many points before drawing
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def thin(steps: list, values: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """Every k-th point so at most `max_points` remain; the last point is always kept."""
+    n = len(steps)
+    if n <= max_points:
+        return list(steps), list(values)
+    k = math.ceil(n / max_points)
+    idx = list(range(0, n, k))
+    if idx[-1] != n - 1:
+        idx.append(n - 1)
+    return [steps[i] for i in idx], [values[i] for i in idx]
+
+
+def _finite(values: list) -> list:
+    return [v if isinstance(v, (int, float)) and math.isfinite(v) else None for v in values]
+
+
+def _layout(fig: go.Figure, title: str, ytitle: str, height: int = 320) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0, font=dict(size=15)), height=height, margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0), xaxis_title="step", yaxis_title=ytitle,
+        uirevision="keep",  # keep the student's zoom while the chart refreshes
+    )
+    return fig
+
+
+def loss_figure(snaps: dict[str, dict], ghosts: list[dict] | None = None, max_steps: int | None = None) -> go.Figure:
+    """Train loss (solid) and validation loss (dashed, dots) per run; earlier runs faded behind."""
+    fig = go.Figure()
+    for g in ghosts or []:
+        for name, dash in (("train_loss", "dot"), ("val_loss", "dashdot")):
+            s = g["series"].get(name)
+            if s:
+                fig.add_trace(go.Scatter(x=s[0], y=_finite(s[1]), name=f"{g['name']} · {name.replace('_', ' ')}",
+                                         mode="lines", line=dict(color=GHOST, dash=dash, width=1.5), legendgroup=g["name"]))
+    for i, (label, snap) in enumerate(snaps.items()):
+        series = snap.get("series", {})
+        if "train_loss" in series:
+            x, y = thin(*series["train_loss"])
+            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · train loss", mode="lines",
+                                     line=dict(color=color(i), width=2), legendgroup=label))
+        if "val_loss" in series:
+            x, y = series["val_loss"]
+            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · validation loss", mode="lines+markers",
+                                     line=dict(color=color(i), dash="dash", width=2), legendgroup=label))
+    if max_steps:
+        fig.update_xaxes(range=[0, max_steps])
+    return _layout(fig, "Loss (lower is better)", "cross-entropy")
+
+
+def accuracy_figure(snaps: dict[str, dict], ghosts: list[dict] | None = None, max_steps: int | None = None) -> go.Figure:
+    """Validation accuracy on the target per run, and the forgetting meter (source-task accuracy) where it exists."""
+    fig = go.Figure()
+    for g in ghosts or []:
+        s = g["series"].get("val_accuracy")
+        if s:
+            fig.add_trace(go.Scatter(x=s[0], y=_finite(s[1]), name=f"{g['name']} · validation accuracy", mode="lines",
+                                     line=dict(color=GHOST, dash="dot", width=1.5), legendgroup=g["name"]))
+    for i, (label, snap) in enumerate(snaps.items()):
+        series = snap.get("series", {})
+        if "val_accuracy" in series:
+            x, y = series["val_accuracy"]
+            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · validation accuracy (target)", mode="lines+markers",
+                                     line=dict(color=color(i), width=2), legendgroup=label))
+        if "source_accuracy" in series:
+            x, y = series["source_accuracy"]
+            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · source-task accuracy (forgetting meter)",
+                                     mode="lines+markers", marker=dict(symbol="diamond"),
+                                     line=dict(color=color(i), dash="dot", width=2), legendgroup=label))
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    if max_steps:
+        fig.update_xaxes(range=[0, max_steps])
+    return _layout(fig, "Accuracy (higher is better)", "accuracy")
+
+
+def last_per_group(snap: dict, prefix: str) -> list[float]:
+    series = snap.get("series", {})
+    return [series[f"{prefix}/{g}"][1][-1] if series.get(f"{prefix}/{g}") else 0.0 for g in snap.get("groups", [])]
+
+
+def drift_bars(snap: dict) -> go.Figure:
+    """||W - W0|| / ||W0|| per group now; frozen groups grey and labelled."""
+    groups = snap.get("groups", [])
+    drift = last_per_group(snap, "drift")
+    trainable = last_per_group(snap, "trainable")
+    colors = [color(0) if t else FROZEN for t in trainable]
+    text = [f"{d:.3f}" if t else ("frozen" if d == 0 else f"frozen · {d:.3f}") for d, t in zip(drift, trainable)]
+    fig = go.Figure(go.Bar(x=groups, y=drift, marker_color=colors, text=text, textposition="outside", cliponaxis=False))
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(fig, "Weight drift per group: ||W − W0|| / ||W0||", "relative drift", height=280).update_xaxes(title="group")
+
+
+def lr_bars(snap: dict) -> go.Figure:
+    """The LR each group gets right now (0 and labelled frozen when it does not train)."""
+    groups = snap.get("groups", [])
+    lrs = last_per_group(snap, "lr")
+    trainable = last_per_group(snap, "trainable")
+    colors = [color(1) if t else FROZEN for t in trainable]
+    text = [f"{lr:.1e}" if t else "frozen" for lr, t in zip(lrs, trainable)]
+    fig = go.Figure(go.Bar(x=groups, y=[lr if t else 0 for lr, t in zip(lrs, trainable)], marker_color=colors,
+                           text=text, textposition="outside", cliponaxis=False))
+    fig.update_yaxes(rangemode="tozero", exponentformat="e")
+    return _layout(fig, "Learning rate per group, right now", "learning rate", height=280).update_xaxes(title="group")
+
+
+def drift_heatmap(snap: dict, max_columns: int = 120) -> go.Figure | None:
+    """Drift of every group (rows, input at the bottom) against step (columns)."""
+    series = snap.get("series", {})
+    groups = [g for g in snap.get("groups", []) if series.get(f"drift/{g}")]
+    if not groups:
+        return None
+    steps = series[f"drift/{groups[0]}"][0]
+    rows = []
+    for g in groups:
+        _, z = thin(series[f"drift/{g}"][0], series[f"drift/{g}"][1], max_columns)
+        rows.append(z)
+    x, _ = thin(steps, steps, max_columns)
+    width = min(len(r) for r in rows)
+    fig = go.Figure(go.Heatmap(z=[r[:width] for r in rows], x=x[:width], y=groups, colorscale="Viridis",
+                               colorbar=dict(title="drift"), zmin=0))
+    return _layout(fig, "Drift over time (darker = closer to the pretrained weights)", "group", height=260)
+
+
+def schedule_figure(factors: list[float], lr: float) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=list(range(len(factors))), y=[lr * f for f in factors], mode="lines",
+                               line=dict(color=color(1), width=2), name="head LR"))
+    fig.update_yaxes(rangemode="tozero", exponentformat="e")
+    return _layout(fig, "The head's learning rate at every step (before training)", "learning rate", height=240)
+
+
+def confusion_figure(cm: list[list[int]], classes: list[str]) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=cm, x=classes, y=classes, colorscale="Blues", text=cm, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title="true class")
+    fig.update_xaxes(title="predicted class")
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10),
+                      title=dict(text="Confusion matrix on the test set (rows: truth)", x=0, font=dict(size=15)))
+    return fig
+
+
+def series_csv(snap: dict) -> str:
+    """The run's series as CSV: one row per step, one column per series (blank where not logged)."""
+    import pandas as pd
+
+    series = snap.get("series", {})
+    frames = [pd.Series(v, index=s, name=name) for name, (s, v) in series.items() if s]
+    if not frames:
+        return "step\n"
+    df = pd.concat([f[~f.index.duplicated(keep="last")] for f in frames], axis=1).sort_index()
+    df.index.name = "step"
+    buf = io.StringIO()
+    df.to_csv(buf)
+    return buf.getvalue()
