@@ -321,12 +321,17 @@ def _draw(page_key: str, snaps: dict[str, dict]) -> None:
     _final_figures(snaps)
     ghosts = [g for batch in st.session_state.get(_ghost_key(page_key), []) for g in batch]
     max_steps = max((s.get("steps", 0) for s in snaps.values()), default=None)
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(_charts.loss_figure(snaps, ghosts, max_steps), key=f"{page_key}:loss")
-    c2.plotly_chart(_charts.accuracy_figure(snaps, ghosts, max_steps), key=f"{page_key}:acc")
+    compare(snaps, key=page_key, ghosts=ghosts, max_steps=max_steps)
     if ghosts:
         st.caption("Faded grey curves are your earlier experiments on this page; the legend says what was different.")
     layer_panel(page_key, snaps)
+
+
+def compare(snaps: dict[str, dict], key: str, ghosts: list[dict] | None = None, max_steps: int | None = None) -> None:
+    """Loss and accuracy of several runs ({label: snapshot}) on the same two charts, side by side."""
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(_charts.loss_figure(snaps, ghosts, max_steps), key=f"{key}:loss")
+    c2.plotly_chart(_charts.accuracy_figure(snaps, ghosts, max_steps), key=f"{key}:acc")
 
 
 def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool = True) -> dict[str, dict]:

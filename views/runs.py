@@ -1,0 +1,60 @@
+"""Your runs: every run this browser tab started, its settings and final figures; overlay two; download CSV."""
+
+import pandas as pd
+import streamlit as st
+
+from lessons import panel
+
+st.title("Your runs")
+st.caption("Every run you started in this browser tab, newest last. Pick two to overlay, or download one as CSV.")
+
+runs = [r for r in panel.session_runs() if r["snapshot"] is not None]
+if not runs:
+    st.info("No runs yet: open a lesson in the sidebar and press **▶ Start**.")
+    st.stop()
+
+
+def name(r: dict) -> str:
+    return f"{r['page']} · {r['label']} · {r['id'][:6]}"
+
+
+rows = []
+for r in runs:
+    s = r["snapshot"]
+    cfg, res = s["config"], s.get("results") or {}
+    rows.append({
+        "run": name(r),
+        "status": s["status"],
+        "step": f"{s['step']}/{s['steps']}",
+        "test accuracy": res.get("test_accuracy"),
+        "val accuracy": res.get("val_accuracy"),
+        "weights": cfg["weights"],
+        "strategy": cfg["strategy"],
+        "labels/class": cfg["shots"],
+        "optimizer": cfg["optimizer"],
+        "lr": cfg["lr"],
+        "seconds": round(s.get("elapsed") or 0.0, 1),
+        "message": s.get("message") or "",
+    })
+st.dataframe(
+    pd.DataFrame(rows), hide_index=True,
+    column_config={
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "val accuracy": st.column_config.NumberColumn(format="percent"),
+        "lr": st.column_config.NumberColumn(format="%.0e"),
+    },
+)
+
+st.subheader("Overlay two runs")
+names = [name(r) for r in runs]
+by_name = {name(r): r["snapshot"] for r in runs}
+c1, c2 = st.columns(2)
+a = c1.selectbox("First run", names, index=max(0, len(names) - 2), key="runs:a")
+b = c2.selectbox("Second run", names, index=len(names) - 1, key="runs:b")
+chosen = {a: by_name[a]} if a == b else {a: by_name[a], b: by_name[b]}
+panel.compare(chosen, key="runs:overlay")
+
+st.subheader("Download a run's numbers")
+pick = st.selectbox("Run", names, index=len(names) - 1, key="runs:csv")
+st.download_button("Download CSV", panel.series_csv(by_name[pick]), file_name=f"{by_name[pick]['id']}.csv",
+                   mime="text/csv", key="runs:download")
