@@ -58,8 +58,9 @@ def apply_shift(x: torch.Tensor, amount: float, generator: torch.Generator, kind
     if s["tint"] > 0:
         colour = 1 + s["tint"] * (TINT - 1)  # white -> amber
         x = x * colour.view(1, 3, 1, 1)
-    if s["invert"] > 0:
-        x = x + s["invert"] * (1 - 2 * x)
+    if s["invert"] > 0:  # a fraction s of the images flips (a half-way blend would be flat grey)
+        flip = (torch.rand(n, generator=generator) < s["invert"]).view(n, 1, 1, 1)
+        x = torch.where(flip, 1 - x, x)
     return x.contiguous().clamp(0, 1)
 
 
