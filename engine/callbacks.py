@@ -129,7 +129,7 @@ class Evaluator(Callback):
             values["source_accuracy"] = src
         t.log.add_many(t.step, values)
 
-    def after_fit(self, t: Trainer) -> None:
+    def after_train(self, t: Trainer) -> None:
         if t.status == "diverged":
             return
         self._eval(t)
@@ -144,7 +144,7 @@ class Evaluator(Callback):
 class EarlyStopping(Callback):
     """Stop when val loss has not improved for `patience` evaluations; restore the best weights."""
 
-    order = 40  # after_fit: restore before the Evaluator's final test
+    order = 40  # after_train: restore before the Evaluator's final test
 
     def __init__(self, patience: int):
         self.patience = patience
@@ -162,7 +162,7 @@ class EarlyStopping(Callback):
             if self.bad >= self.patience and t.status == "running" and t.step < t.config.steps:
                 raise CancelFit(f"early stopping at step {t.step}: validation loss has not improved since step {self.best_step}.")
 
-    def after_fit(self, t: Trainer) -> None:
+    def after_train(self, t: Trainer) -> None:
         if self.best_state is not None and t.status != "diverged":
             t.model.load_state_dict(self.best_state)
             t.results["best_step"] = self.best_step
@@ -214,4 +214,9 @@ def default_callbacks(config) -> list[Callback]:
         cbs.append(L2SP(config.l2sp))
     if config.early_stopping:
         cbs.append(EarlyStopping(config.early_stopping))
+    from engine.lr_finder import from_config as lr_finder_from_config  # the LR range test, when extras ask
+
+    finder = lr_finder_from_config(config)
+    if finder is not None:
+        cbs.append(finder)
     return cbs
