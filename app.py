@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import re
 from pathlib import Path
 
 import streamlit as st
 
+from lessons._nav import lesson_files, lesson_title
+
 ROOT = Path(__file__).resolve().parent
-LESSON_GLOB = "hour*.py"  # a teacher's lessons/hour11_my_topic.py appears with no other edit
-
-
-def lesson_files(folder: Path = ROOT / "lessons") -> list[Path]:
-    """lessons/hourNN_*.py in hour order (hour2 before hour10, whatever the zero padding)."""
-    def hour(p: Path) -> tuple[int, str]:
-        m = re.match(r"hour(\d+)", p.stem)
-        return (int(m.group(1)) if m else 10_000, p.stem)
-
-    return sorted((p for p in folder.glob(LESSON_GLOB) if re.match(r"hour\d+", p.stem)), key=hour)
-
-
-def lesson_title(path: Path) -> str:
-    """The first docstring line when it names the hour ("Hour 1 · Why transfer?"), else from the file name."""
-    try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    except (SyntaxError, UnicodeDecodeError, OSError):
-        doc = ""
-    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
-    if first.lower().startswith("hour"):
-        return first[:60]
-    m = re.match(r"hour(\d+)_?(.*)", path.stem)
-    words = m.group(2).replace("_", " ").strip() if m else path.stem
-    return f"Hour {int(m.group(1))} · {words[:1].upper() + words[1:]}" if m else words
 
 
 @st.cache_resource(show_spinner=False)

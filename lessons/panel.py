@@ -371,6 +371,38 @@ def image_grid(x, captions: Sequence[str] | None = None, width: int = 72) -> Non
     st.image(list(arr), caption=list(captions) if captions is not None else None, width=width)
 
 
+def target_samples(cfg: TrainConfig, per_class: int = 1, source_classes: int = 10) -> None:
+    """Source-task glyphs (what the backbone was pretrained on) above the target's classes, as `cfg` renders them."""
+    if not cfg.dataset.startswith("glyphs"):
+        from engine.data import load_task
+
+        try:
+            task = load_task(cfg)
+        except ConfigError as e:
+            st.warning(str(e))
+            return
+        n = min(len(task.train), 10 * per_class)
+        image_grid(task.to_display(task.train.x[:n]), [task.classes[int(y)] for y in task.train.y[:n]])
+        return
+    from engine.data import TARGET_NAMES, sample_grid, source_split
+
+    st.markdown("**Source task**: a few of the 200 glyph classes the backbone was pretrained on")
+    image_grid(source_split(1, 5, cfg.image_size, n_classes=source_classes).x)
+    st.markdown(f"**Target task**: {cfg.n_classes} new classes, never seen in pretraining")
+    x = sample_grid([cfg.domain_shift], per_class, cfg.n_classes, cfg.image_size)[cfg.domain_shift]
+    image_grid(x, [TARGET_NAMES[k] for k in range(cfg.n_classes) for _ in range(per_class)])
+
+
+def shift_samples(amounts: Sequence[float], n_classes: int = 8) -> None:
+    """The same target glyphs at each domain-shift position, one row per position."""
+    from engine.data import sample_grid
+
+    grids = sample_grid(list(amounts), 1, n_classes)
+    for a in amounts:
+        st.caption(f"domain shift {a:g}")
+        image_grid(grids[a])
+
+
 def schedule_plot(cfg: TrainConfig, key: str | None = None) -> None:
     """The head's LR at every step of `cfg`, drawn before training (schedules are pure functions)."""
     from engine import schedules
