@@ -73,6 +73,9 @@ def controls(page_key: str, base: TrainConfig, knobs: Sequence[str] | Mapping[st
 
     `knobs` may map a name to overrides of its row, e.g. {"steps": {"hi": 400}, "lr": {"label": "Head LR"}}.
     """
+    from lessons import data_model  # the sidebar's "Data and model" choice applies to every page with controls
+
+    base = data_model.sidebar(page_key, base)
     names = list(knobs)
     overrides = dict(knobs) if isinstance(knobs, Mapping) else {}
     changes = _controls.draw(page_key, base, names, overrides, columns)
