@@ -18,7 +18,8 @@ from engine.data import Task, load_task
 from engine.device import pick_device
 from engine.models import build_model
 
-EVENTS = ("before_fit", "before_step", "after_loss", "after_step", "after_eval", "after_fit")
+EVENTS = ("before_fit", "before_step", "after_loss", "after_step", "after_eval", "after_train", "after_fit")
+# after_train: the loop has ended (final evaluation happens here); after_fit: gather results
 STATUSES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 
 
@@ -154,6 +155,7 @@ class Trainer:
             self.status = "diverged"
             self.message = str(e)
         self.seconds = time.perf_counter() - self.started
+        self.fire("after_train")
         self.fire("after_fit")
         return self.results
 
