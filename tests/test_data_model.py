@@ -80,8 +80,8 @@ def test_missing_folder_falls_back_to_glyphs(torch_home, tmp_path):
     at = run(Choice(dataset="folder", folder=str(missing)))
     assert at.session_state["out"]["dataset"] == "glyphs"
     assert [w.value for w in at.sidebar.warning] == [
-        f"the image folder {missing} does not exist: give the path of a folder with one subfolder of images per class. "
-        "Using the glyph world instead."
+        (f"the image folder {missing} does not exist: give the path of a folder with one subfolder of images per class. "
+        "Using the glyph world instead.")
     ]
 
 

@@ -118,8 +118,8 @@ def test_warning_names_five_then_counts(tmp_path):
         (p / "cats" / f"bad{i}.txt").write_text("x")
     out = imf.load_folder(p, 8)
     assert out.warnings == [
-        "skipped 7 file(s) that are not readable images: cats/bad0.txt, cats/bad1.txt, cats/bad2.txt, cats/bad3.txt, "
-        "cats/bad4.txt and 2 more."
+        ("skipped 7 file(s) that are not readable images: cats/bad0.txt, cats/bad1.txt, cats/bad2.txt, cats/bad3.txt, "
+        "cats/bad4.txt and 2 more.")
     ]
 
 

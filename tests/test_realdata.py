@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import pickle
 import struct
 import zipfile
@@ -89,7 +88,7 @@ def test_fashionmnist_subset_splits_and_seed(data_root):
 
 
 def test_cifar10_from_torchvision_on_disk_format(data_root, monkeypatch):
-    import torchvision.datasets.cifar as cifar
+    from torchvision.datasets import cifar
 
     fake_cifar10(data_root)
     monkeypatch.setattr(cifar, "check_integrity", lambda *a, **k: True)  # the fake files cannot match the real md5s
@@ -149,8 +148,8 @@ def test_folder_too_few_images_and_short_classes(tmp_path):
     t = load_task(TrainConfig(dataset=f"folder:{root2}", image_size=8, shots=5, domain_shift=0.5))
     assert t.warnings == [
         "the domain-shift dial (set to 0.5) only changes the glyph world; it is ignored for this dataset.",
-        "asked for 5 labels per class, but fewer training images are left after the validation and test shares in: class1 (3); "
-        "those classes train on all they have.",
+        ("asked for 5 labels per class, but fewer training images are left after the validation and test shares in: class1 (3); "
+        "those classes train on all they have."),
     ]
     assert t.train.y.tolist() == [0] * 5 + [1] * 3
 

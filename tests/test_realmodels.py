@@ -225,7 +225,7 @@ def test_cli_train_resnet18_from_cached_file_end_to_end(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "engine", "train", "--backbone", "resnet18", "--weights", "imagenet",
          "--dataset", f"folder:{folder}", "--steps", "3", "--batch-size", "4", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
@@ -241,3 +241,11 @@ def test_cli_offline_is_one_line(torch_home, capsys):
     assert main(["train", "--backbone", "resnet18", "--weights", "imagenet", "--steps", "1", "--json"]) == 2
     err = capsys.readouterr().err
     assert err == f"error: {rm.offline_message('resnet18')}\n"
+
+
+def test_bench_resnet18_reports_both_rates():
+    r = rm.bench_resnet18("cpu", image_size=16, batch=4, steps=2)
+    assert {k: r[k] for k in ("model", "device", "image_size", "batch_size")} == {
+        "model": "resnet18", "device": "cpu", "image_size": 16, "batch_size": 4}
+    assert r["steps_per_second"] > 0 and r["bare_steps_per_second"] > 0
+    assert r["overhead_ratio"] == pytest.approx(r["bare_steps_per_second"] / r["steps_per_second"], rel=0.01)
