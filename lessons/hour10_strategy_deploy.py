@@ -1,0 +1,135 @@
+"""Hour 10 · Strategy, capstone and deployment"""
+
+import streamlit as st
+
+from engine import export
+from engine.config import ConfigError
+from lessons import panel
+from lessons.recipes import hour10
+from lessons.session import owner_id
+
+PAGE = "hour10"
+
+panel.header(
+    10, "Strategy, capstone and deployment",
+    "Choose a transfer strategy from how similar the tasks are and how much labelled data you have, check the "
+    "choice with a small grid of runs, and ship the model. After this hour you can plan a transfer-learning "
+    "project end to end, name its risks, and export a model with the code to use it.",
+)
+
+panel.section("Idea")
+st.markdown(
+    """
+**Two questions pick the strategy**: how close is the target to the source, and how many labels do you have?
+
+| | few labels | many labels |
+|---|---|---|
+| **similar to the source** | feature extraction: freeze the backbone, train a new head | fine-tune the top groups, or everything with small, layer-wise decayed LRs |
+| **different from the source** | feature extraction from *early* layers, or a closer source; watch for negative transfer | fine-tune everything (the start still helps), or train from scratch if data is plentiful |
+
+Frozen features have few parameters to fit, so they win when labels are scarce; fine-tuning can reshape the
+features to the target, which pays once there are enough labels to do it without overfitting.
+
+**A roadmap** for a real project: (1) define the target and how you will measure it (a held-out test set, the
+metric that matters, Hour 9); (2) pick a source and backbone close to the target and affordable to run;
+(3) start with feature extraction as the baseline; (4) fine-tune step by step (top groups first, small LRs,
+layer-wise decay, Hours 3-5), regularise (Hour 6) and keep an eye on forgetting (Hour 7); (5) check for shift
+between your training data and deployment data (Hour 8); (6) export, test the exported model, monitor it in use.
+
+**Risks to plan for**: overfitting a small target; catastrophic forgetting when the source skills still matter;
+negative transfer from a far or unrelated source; compute and memory (a bigger backbone is not free, Hour 9); and
+the pretrained model itself: its **licence** may limit commercial use or redistribution of the weights, and its
+training data carries **biases** (who and what is over- or under-represented) that fine-tuning inherits.
+"""
+)
+
+panel.section("Experiment")
+st.markdown(
+    "A grid in one go: feature extraction and full fine-tuning of the pretrained glyphnet, each at the fewest and "
+    "at many labels per class (four runs, all with the same steps, LR and seed)."
+)
+cfg = panel.controls(PAGE, hour10.BASE, hour10.KNOBS)
+lo, hi = st.select_slider(
+    "Labels per class: the two columns of the grid", hour10.SHOT_CHOICES, value=(hour10.SHOTS[0], hour10.SHOTS[1]),
+    key=f"{PAGE}:grid_shots", help="The grid runs each strategy at these two amounts of labelled data.",
+)
+snaps = panel.experiment(PAGE, hour10.default_configs(cfg, shots=sorted({lo, hi})), pictures=False)
+
+results = {label: (s.get("results") or None) for label, s in snaps.items()}
+table = hour10.results_table(results)
+if any(v is not None for row in table.values() for v in row.values()):
+    from views.board import board_figure
+
+    st.markdown("**Your grid**: test accuracy of each strategy at each number of labels per class")
+    st.plotly_chart(board_figure(hour10.heatmap_cells(table)), key=f"{PAGE}:grid")
+
+panel.notice(hour10.NOTICE)
+
+panel.section("The class board")
+st.markdown("Everyone's Hour 10 runs land here, averaged per cell. Does the room agree with your grid?")
+from views.board import show_board  # noqa: E402  (the board needs the run store only when it is shown)
+
+show_board(page=PAGE, teacher=False, key=f"{PAGE}:board")
+
+panel.section("Deployment: export the model and try it")
+finished = {label: s for label, s in snaps.items() if (s.get("results") or {}).get("test_accuracy") is not None}
+if not finished:
+    st.info("Run the grid first: then pick one of its models here, download it and try it on a picture of your own.")
+else:
+    label = st.selectbox("Model to export", list(finished), key=f"{PAGE}:export_choice",
+                         format_func=lambda k: f"{k} (test accuracy {finished[k]['results']['test_accuracy']:.0%})")
+    model, classes, size = hour10.trained_model(finished[label], owner_id())
+    if model is None:
+        st.warning("This run's weights are no longer on the server (it was restarted or the run was cleared): run the grid again.")
+    else:
+        files = hour10.export_files(model, classes, finished[label]["config"], st.session_state, finished[label]["id"])
+        c1, c2 = st.columns(2)
+        c1.download_button("Download the state dict (.pt)", files["state_dict"], file_name="glyph_model_state.pt",
+                           key=f"{PAGE}:dl_state", help="For code that has this engine: rebuild the model and load these weights.")
+        c2.download_button("Download the program (.pt2, torch.export)", files["program"], file_name=hour10.EXPORT_FILE,
+                           key=f"{PAGE}:dl_program", help="Runs with plain PyTorch: no engine code needed.")
+        st.markdown("**Use it anywhere with PyTorch** (save a picture as `my_glyph.png` next to the file):")
+        st.code(export.predict_snippet(classes, size, hour10.EXPORT_FILE), language="python")
+        upload = st.file_uploader("Try it on a picture: a glyph drawn dark on light (or light on dark)",
+                                  type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"{PAGE}:upload")
+        if upload is not None:
+            try:
+                picture = export.open_image(upload.getvalue())
+            except ConfigError as e:
+                st.error(str(e)[0].upper() + str(e)[1:])
+            else:
+                probs = export.predict_image(model, picture, classes, size)
+                best = max(probs, key=probs.get)
+                c1, c2 = st.columns([1, 3])
+                c1.image(picture, caption="your picture", width=96)
+                c2.markdown(f"The model says **{best}** ({probs[best]:.0%} sure). The top five:")
+                c2.dataframe(hour10.top_rows(probs, 5), hide_index=True)
+        with st.expander("Target glyphs to copy or draw (the model only knows these classes)"):
+            panel.image_grid(*hour10.class_examples(len(classes)))
+
+panel.try_this(hour10.TRY_THIS)
+panel.check_yourself(
+    PAGE,
+    [
+        {
+            "q": "You have 3 labelled images per class and a backbone pretrained on a similar task. Where do you start?",
+            "options": ["full fine-tuning with a large LR", "feature extraction: freeze the backbone, train a new head",
+                        "train from scratch"],
+            "answer": 1,
+            "why": "With so few labels, the fewer parameters that must be fitted the better; similar features already fit.",
+        },
+        {
+            "q": "Why does full fine-tuning overtake feature extraction as labels grow?",
+            "options": ["it uses a larger learning rate", "it can reshape the features to the target, and more labels "
+                        "make that safe from overfitting", "frozen layers slow down training"],
+            "answer": 1,
+            "why": "More labels let more parameters be fitted without memorising; adapted features beat fixed ones.",
+        },
+        {
+            "q": "Which is a risk of the pretrained model itself, not of how you train it?",
+            "options": ["overfitting", "its licence and the biases of the data it was trained on", "a too-large learning rate"],
+            "answer": 1,
+            "why": "Licence terms and inherited biases come with the weights, whatever your training recipe.",
+        },
+    ],
+)
