@@ -91,7 +91,8 @@ _add(RealBackbone(
 ))
 _add(RealBackbone(
     name="efficientnet_b0",
-    make=lambda: torchvision.models.efficientnet_b0(weights=None),
+    # stochastic depth off: it draws from torch's global random stream, which would break "same seed, same run"
+    make=lambda: torchvision.models.efficientnet_b0(weights=None, stochastic_depth_prob=0.0),
     weights_enum=torchvision.models.EfficientNet_B0_Weights,
     groups=(
         ("stem", ("features.0",)),

@@ -249,3 +249,20 @@ def test_bench_resnet18_reports_both_rates():
         "model": "resnet18", "device": "cpu", "image_size": 16, "batch_size": 4}
     assert r["steps_per_second"] > 0 and r["bare_steps_per_second"] > 0
     assert r["overhead_ratio"] == pytest.approx(r["bare_steps_per_second"] / r["steps_per_second"], rel=0.01)
+
+
+def test_same_seed_same_losses_for_efficientnet():
+    from engine.callbacks import default_callbacks
+    from engine.data import Split, Task
+    from engine.trainer import Trainer
+
+    x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(8) % 2
+    task = Task("t", ["a", "b"], Split(x, y), Split(x[:4], y[:4]), Split(x[:4], y[:4]))
+    cfg = TrainConfig(backbone="efficientnet_b0", weights="scratch", steps=2, batch_size=4, image_size=16)
+    runs = []
+    for _ in range(2):
+        t = Trainer(cfg, default_callbacks(cfg), task=task)
+        t.fit()
+        runs.append(t.log.snapshot()["train_loss"][1])
+    assert runs[0] == runs[1] and len(runs[0]) == 2
