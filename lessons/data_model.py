@@ -88,20 +88,13 @@ def _preview(cfg: TrainConfig):
     if key not in cache:
         from engine.data import load_task
 
-        try:
-            task = load_task(cfg.replace(shots=max(cfg.shots, 1), seed=0))
-        except ConfigError as e:
-            cache[key] = e
-        else:
-            per = max(1, PREVIEW // task.n_classes)
-            idx = [i for c in range(task.n_classes) for i in (task.train.y == c).nonzero().flatten()[:per].tolist()][:PREVIEW]
-            cache[key] = (task.to_display(task.train.x[idx]), [task.classes[int(task.train.y[i])] for i in idx], task.name, task.warnings)
+        task = load_task(cfg.replace(seed=0))  # a ConfigError is not cached: the teacher may fix the folder and retry
+        per = max(1, PREVIEW // task.n_classes)
+        idx = [i for c in range(task.n_classes) for i in (task.train.y == c).nonzero().flatten()[:per].tolist()][:PREVIEW]
+        cache[key] = (task.to_display(task.train.x[idx]), [task.classes[int(task.train.y[i])] for i in idx], task.name, task.warnings)
         if len(cache) > 8:
             cache.pop(next(iter(cache)))
-    hit = cache[key]
-    if isinstance(hit, ConfigError):
-        raise hit
-    return hit
+    return cache[key]
 
 
 def sidebar(page_key: str, base: TrainConfig) -> TrainConfig:
