@@ -18,7 +18,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
@@ -309,56 +308,16 @@ def download(names: list[str]) -> int:
 # ---- speed -------------------------------------------------------------------------------------
 
 
-def bench_resnet18(device: str | torch.device = "cpu", image_size: int = DEFAULT_IMAGE_SIZE, batch: int = 32, steps: int = 10) -> dict:
-    """Steps/s of resnet18 (random init, so no weights are needed) at the lesson's image size through the
-    real Trainer, next to a bare forward/backward/Adam loop of the same model: overhead_ratio = bare / trainer."""
-    from engine.callbacks import default_callbacks
+def bench_resnet18(device: str | torch.device = "cpu", quick: bool = False, image_size: int = DEFAULT_IMAGE_SIZE,
+                   steps: int | None = None) -> dict:
+    """resnet18 (random init: no weights needed, same cost as ImageNet weights) fine-tuned on the glyph task at
+    the lesson's image size on `device`: the Trainer's steps/s next to a bare PyTorch loop's, measured the way
+    engine.bench measures glyphnet (overhead_ratio = trainer / bare, interleaved rounds)."""
+    from engine.bench import overhead_ratio
     from engine.config import TrainConfig
-    from engine.data import Split, Task
-    from engine.models import build_model
-    from engine.trainer import Trainer
 
     dev = device if isinstance(device, torch.device) else torch.device(device)
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(batch * 2, 3, image_size, image_size, generator=g)
-    y = torch.arange(batch * 2) % 10
-
-    net = build_model("resnet18", "scratch", 10).model.to(dev).train()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    xb, yb = x[:batch].to(dev), y[:batch].to(dev)
-
-    def bare_step() -> None:
-        opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(net(xb), yb).backward()
-        opt.step()
-
-    bare_step()  # warm-up (allocator, cudnn autotune)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        bare_step()
-    _sync(dev)
-    bare_rate = steps / (time.perf_counter() - t0)
-
-    task = Task("bench", [str(k) for k in range(10)], Split(x, y), Split(x[:batch], y[:batch]), Split(x[:batch], y[:batch]))
-    cfg = TrainConfig(backbone="resnet18", weights="scratch", dataset="bench", steps=steps, batch_size=batch,
-                      image_size=image_size, device=dev.type, eval_every=10**6, log_every=5)
-    trainer = Trainer(cfg, default_callbacks(cfg), task=task)
-    t0 = time.perf_counter()
-    trainer.fit()  # includes one validation at the start and the end, as every run does
-    _sync(dev)
-    trainer_rate = steps / (time.perf_counter() - t0)
-    return {
-        "model": "resnet18",
-        "device": dev.type,
-        "image_size": image_size,
-        "batch_size": batch,
-        "steps_per_second": float(f"{trainer_rate:.4g}"),
-        "bare_steps_per_second": float(f"{bare_rate:.4g}"),
-        "overhead_ratio": float(f"{bare_rate / trainer_rate:.4g}"),
-    }
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
+    steps = steps or (5 if quick else 10)
+    cfg = TrainConfig(backbone="resnet18", weights="scratch", image_size=image_size, device=dev.type)
+    figures = overhead_ratio(cfg, steps=steps, rounds=1 if quick else 3)
+    return {"model": "resnet18", "device": dev.type, "image_size": image_size, "batch_size": cfg.batch_size, "steps": steps, **figures}

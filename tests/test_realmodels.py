@@ -244,11 +244,11 @@ def test_cli_offline_is_one_line(torch_home, capsys):
 
 
 def test_bench_resnet18_reports_both_rates():
-    r = rm.bench_resnet18("cpu", image_size=16, batch=4, steps=2)
-    assert {k: r[k] for k in ("model", "device", "image_size", "batch_size")} == {
-        "model": "resnet18", "device": "cpu", "image_size": 16, "batch_size": 4}
-    assert r["steps_per_second"] > 0 and r["bare_steps_per_second"] > 0
-    assert r["overhead_ratio"] == pytest.approx(r["bare_steps_per_second"] / r["steps_per_second"], rel=0.01)
+    r = rm.bench_resnet18("cpu", quick=True, image_size=16, steps=2)
+    assert {k: r[k] for k in ("model", "device", "image_size", "batch_size", "steps")} == {
+        "model": "resnet18", "device": "cpu", "image_size": 16, "batch_size": 32, "steps": 2}
+    assert r["overhead_ratio"] > 0
+    assert r["trainer_steps_per_second"] >= 0 and r["bare_steps_per_second"] >= 0
 
 
 def test_same_seed_same_losses_for_efficientnet():
