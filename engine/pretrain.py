@@ -32,8 +32,17 @@ class PretrainRecipe:
 
 def pretrain(recipe: PretrainRecipe = PretrainRecipe(), out: Path | None = models.GLYPHNET_FILE, log=print) -> dict:
     """Train, evaluate on the held-out source split, write the state dict, checksum and card."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(recipe.threads)
     torch.use_deterministic_algorithms(True)
+    try:
+        return _pretrain(recipe, out, log)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _pretrain(recipe: PretrainRecipe, out: Path | None, log) -> dict:
     t0 = time.time()
     train = data.source_split(recipe.per_class, recipe.sample_stream)
     holdout = data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4)

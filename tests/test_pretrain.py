@@ -1,0 +1,33 @@
+"""The shipped backbone: its recipe is deterministic, its file loads weights-only and passes its checksum."""
+
+import json
+
+import torch
+
+from engine import models
+from engine.pretrain import PretrainRecipe, pretrain
+
+
+def test_a_short_pretrain_is_bit_for_bit_repeatable(tmp_path):
+    recipe = PretrainRecipe(steps=3, per_class=1, batch_size=16)
+    a = pretrain(recipe, tmp_path / "a.pt", log=lambda *_: None)
+    b = pretrain(recipe, tmp_path / "b.pt", log=lambda *_: None)
+    assert a["sha256"] == b["sha256"]
+    sa = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert set(sa) == set(torch.load(models.GLYPHNET_FILE, weights_only=True))  # same layout as the shipped file
+
+
+def test_the_shipped_checkpoint_matches_its_checksum_and_card():
+    expected = models.GLYPHNET_SHA256_FILE.read_text().split()[0]
+    assert models.file_sha256(models.GLYPHNET_FILE) == expected
+    card = json.loads(models.GLYPHNET_FILE.with_suffix(".json").read_text())
+    assert card["sha256"] == expected
+    assert card["source_accuracy"] > 0.8
+    assert models.GLYPHNET_FILE.stat().st_size < 5_000_000
+
+
+def test_pretrained_glyphnet_keeps_its_source_head_for_the_forgetting_meter():
+    built = models.build_model("glyphnet", "pretrained", n_classes=10)
+    assert built.source_head.out_features == 200
+    assert built.model.head[-1].out_features == 10
+    assert [n for n, _ in built.model.layer_groups()] == ["stem", "block1", "block2", "block3", "head"]
