@@ -300,6 +300,9 @@ def download(names: list[str]) -> int:
                 path = realdata.download_dataset(n)
             print(f"ok: {n} -> {path}")
         except ConfigError as e:
+            if n in REAL and str(e) == offline_message(n):  # the generic sentence would tell the user to run this very command
+                f = cache_file(n)
+                e = ConfigError(f"could not download {f.name} into {f.parent}: check the network connection, or copy the file there.")
             print(f"failed: {n}: {e}")
             failed += 1
     return 1 if failed else 0
