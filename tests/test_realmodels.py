@@ -96,6 +96,14 @@ def test_imagenet_weights_load_from_cache_through_real_path(torch_home):
     assert torch.equal(again.body.layer2.layer2[0].conv1.weight, state["layer2.0.conv1.weight"])
 
 
+def test_old_checkpoint_without_batch_counters_loads(torch_home):
+    """The published resnet18 file predates BatchNorm's num_batches_tracked buffers; it must still load."""
+    state = {k: v for k, v in save_fake_weights("resnet18").items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, rm.cache_file("resnet18"))
+    m = build_model("resnet18", "imagenet", n_classes=2).model
+    assert torch.equal(m.body.layer3.layer3[0].downsample[1].weight, state["layer3.0.downsample.1.weight"])
+
+
 def test_mobilenet_loads_from_cache(torch_home):
     state = save_fake_weights("mobilenet_v3_small", seed=2)
     m = build_model("mobilenet_v3_small", "imagenet", n_classes=3).model
