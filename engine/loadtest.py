@@ -80,12 +80,13 @@ def default_probe() -> Callable[[], None] | None:
 
 def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = None, spread_s: float = 5.0,
                  poll_s: float = 0.5, probe: Callable[[], None] | None | str = "auto", timeout_s: float = 900.0,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, make_config: Callable[[int], TrainConfig] | None = None) -> dict:
     """Simulate `students` pressing Start within `spread_s` seconds; return the figures as a dict.
 
     Figures: queue_wait_s (submit -> training starts), first_point_s (submit -> the first loss point a
     poll sees), run_s (submit -> ended), api_ms (a page's poll: get + snapshot), ui_ms (the probe, e.g.
     a page render, while runs train), peak_rss_mb, max_concurrent (the cap must hold), statuses.
+    `make_config(i)` gives student i's experiment (default: student_config, the board's three arms).
     """
     from engine.device import configure_threads
     from engine.experiment import run_experiment
@@ -106,9 +107,10 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
     store = RunStore(f"sqlite:///{Path(tmp.name) / 'runs.sqlite3'}")
     manager = RunManager(max_running=cap, per_owner=2, store=store)
     probe_fn = default_probe() if probe == "auto" else probe
+    config_of = make_config or (lambda i: student_config(i, steps, seed))
 
     # Warm up (render the glyph data, load the checkpoint) so the figures are about serving, not first use.
-    run_experiment(student_config(0, 2, seed).replace(steps=2, eval_every=1))
+    run_experiment(config_of(0).replace(steps=2, eval_every=1))
     gc.collect()
     rss_start = rss_mb()
 
@@ -141,7 +143,8 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
         rng = random.Random(seed * 7919 + i)
         time.sleep(rng.uniform(0, spread_s))
         t_submit = time.time()
-        run = manager.submit(student_config(i, steps, seed), owner)
+        config = config_of(i)
+        run = manager.submit(config.replace(extras={**config.extras, "student": owner}), owner)
         first_point = None
         deadline = t_submit + timeout_s
         while time.time() < deadline:

@@ -30,6 +30,7 @@ class RunManager:
                  paused_minutes: float = 10.0):
         from engine.settings import default_max_running as _default
 
+        _limit_malloc_arenas()
         self.max_running = max_running or _default()
         self.per_owner = per_owner  # live (queued, running or paused) runs one owner may have
         self.keep_ended = keep_ended  # ended runs per owner kept in memory; older ones live on in the store
@@ -270,6 +271,24 @@ def _free_gpu() -> None:
             torch.cuda.empty_cache()
     except Exception:
         pass
+
+
+_arenas_limited = False
+
+
+def _limit_malloc_arenas(n: int = 2) -> None:
+    """glibc gives each new thread its own malloc arena and keeps the freed pages of each: with a new
+    thread per run, memory would creep up run after run. A few shared arenas keep it flat."""
+    global _arenas_limited
+    if _arenas_limited:
+        return
+    _arenas_limited = True
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX
+    except Exception:
+        pass  # not glibc
 
 
 def _free_memory() -> None:
