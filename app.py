@@ -11,23 +11,15 @@ from lessons._nav import lesson_files, lesson_title
 ROOT = Path(__file__).resolve().parent
 
 
-@st.cache_resource(show_spinner=False)
-def device_line() -> str:
-    from engine.device import describe
-
-    try:
-        return describe()
-    except Exception:
-        return "CPU"
-
-
 def sidebar() -> None:
+    """Where training happens and how busy the server is, under the page list."""
+    from engine.device import describe
     from engine.manager import get_manager
 
     with st.sidebar:
-        st.caption(f"**Training on:** {device_line()}")
         try:
-            s = get_manager().status()
+            s = get_manager().status()  # first: the manager sets torch's thread count that describe() reports
+            st.caption(f"**Training on:** {describe()}")
             st.caption(f"**Server:** {s['running']} training, {s['queued']} waiting (at most {s['max_running']} at once)")
         except Exception:
             st.caption("**Server:** status unavailable")
@@ -45,6 +37,6 @@ def pages() -> dict[str, list]:
 
 
 st.set_page_config(page_title="Transfer learning, live", page_icon=":material/school:", layout="wide")
-page = st.navigation(pages())
+page = st.navigation(pages(), expanded=True)
 sidebar()
 page.run()

@@ -199,6 +199,7 @@ def start(page_key: str, configs: Mapping[str, TrainConfig]) -> str | None:
             mgr.stop(run.id, owner)
         return str(e)
     _keep_as_ghosts(page_key, previous, {k: c.to_dict() for k, c in tagged.items()})
+    st.session_state[f"panel:{page_key}:paused"] = False
     reg = _registry()
     for label, run in runs.items():
         reg[run.id] = {"page": page_key, "label": label, "final": None}
@@ -211,28 +212,28 @@ def start(page_key: str, configs: Mapping[str, TrainConfig]) -> str | None:
 
 
 def _each_run(page_key: str, action: str) -> None:
+    """Pause, resume or stop every run of the page's experiment, then redraw the page."""
     exp = st.session_state.get(_exp_key(page_key)) or {"runs": {}}
     mgr, owner = _manager(), owner_id()
     for run_id in exp["runs"].values():
         getattr(mgr, action)(run_id, owner)
+    st.session_state[f"panel:{page_key}:paused"] = action == "pause"
+    st.rerun()
 
 
 def _buttons(page_key: str, configs: Mapping[str, TrainConfig], snaps: dict[str, dict]) -> None:
     live = _live(snaps)
-    paused = live and all(s["status"] == "paused" for s in snaps.values() if s["status"] in LIVE)
+    paused = live and st.session_state.get(f"panel:{page_key}:paused", False)
     c1, c2, c3, c4, _ = st.columns([1, 1, 1, 1.3, 3])
     clicked_start = c1.button("▶ Start", key=f"{page_key}:start", type="primary", disabled=live,
                               help="Train every run of this experiment with the settings above.")
     if paused:
         if c2.button("⏵ Resume", key=f"{page_key}:resume"):
             _each_run(page_key, "resume")
-            st.rerun()
     elif c2.button("⏸ Pause", key=f"{page_key}:pause", disabled=not live):
         _each_run(page_key, "pause")
-        st.rerun()
     if c3.button("⏹ Stop", key=f"{page_key}:stop", disabled=not live):
         _each_run(page_key, "stop")
-        st.rerun()
     has_ghosts = bool(st.session_state.get(_ghost_key(page_key)))
     if c4.button("Clear earlier runs", key=f"{page_key}:clear", disabled=not has_ghosts,
                  help="Remove the faded curves of your earlier experiments from the charts."):

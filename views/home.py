@@ -3,6 +3,7 @@
 import streamlit as st
 
 from engine.device import describe
+from engine.manager import get_manager
 
 st.title("Transfer learning, live")
 st.markdown(
@@ -46,5 +47,6 @@ st.markdown(
 )
 
 st.subheader("Where training happens")
+get_manager()  # sets torch's thread count for the runs, which describe() reports
 st.info(f"This server trains on: **{describe()}**. Your runs and their charts stay while you switch pages; "
         "**Your runs** in the sidebar lists them all.")

@@ -1,0 +1,95 @@
+"""The real app in a real browser: every page opens without an error; on Hour 1 a run trains live,
+survives a trip to another page and stops. Screenshots of each page go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from conftest import ARTIFACTS, ROOT, page_files
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+EXCEPTION = '[data-testid="stException"]'
+PROGRESS = '[data-testid="stProgress"]'
+
+
+def url_path(path) -> str:
+    """The path st.navigation gives each page (app.py: home at /; lessons by file name; views by file name)."""
+    if path.name == "home.py":
+        return ""
+    return path.stem
+
+
+def wait_rendered(page, timeout: float = 60) -> None:
+    """The page's title is on screen and the script has stopped running."""
+    page.wait_for_selector("h1", timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    while time.time() < deadline and page.locator('[data-testid="stStatusWidget"]').count():
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(1000)
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+PAGES = [p for p in page_files() if p.name != "app.py"]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
+def test_every_page_opens_without_an_error(app_url, page, path):
+    page.goto(f"{app_url}/{url_path(path)}")
+    wait_rendered(page)
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+    shot(page, path.stem)
+
+
+def progress_texts(page) -> list[str]:
+    return [t.strip() for t in page.locator(PROGRESS).all_inner_texts()]
+
+
+def steps_done(page) -> int:
+    return sum(int(m) for t in progress_texts(page) for m in re.findall(r"step (\d+)/", t))
+
+
+def wait_for(cond, timeout: float, what: str, page) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        page.wait_for_timeout(500)
+    shot(page, "failure")
+    raise AssertionError(f"timed out waiting for {what}; progress: {progress_texts(page)}")
+
+
+def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
+    page.goto(f"{app_url}/hour01_why_transfer")
+    wait_rendered(page)
+    page.get_by_role("button", name="▶ Start").click()
+    wait_for(lambda: steps_done(page) > 0, 240, "the first steps", page)
+    first = steps_done(page)
+    wait_for(lambda: steps_done(page) > first, 120, "the step counter to move", page)
+    assert page.locator(".js-plotly-plot").count() >= 4  # loss, accuracy, drift bars, LR bars
+    shot(page, "hour01_training")
+
+    page.get_by_role("link", name="Your runs").click()
+    page.wait_for_selector("h1:has-text('Your runs')")
+    page.wait_for_timeout(1500)
+    assert page.get_by_text("hour01 · pretrained").count() >= 1
+    assert page.locator(EXCEPTION).count() == 0
+    shot(page, "runs_during_training")
+
+    page.get_by_role("link", name=re.compile("Hour 1")).click()
+    page.wait_for_selector("h1:has-text('Why transfer?')")
+    wait_for(lambda: len(progress_texts(page)) == 2, 30, "the same two runs after coming back", page)
+    assert any("from scratch" in t for t in progress_texts(page))
+    back = steps_done(page)
+    assert back >= first  # the same runs, still counting: not new ones from zero
+
+    page.get_by_role("button", name="⏹ Stop").click()
+    wait_for(lambda: all(re.search(r"stopped|finished", t) for t in progress_texts(page)), 60, "the runs to stop", page)
+    assert page.locator(EXCEPTION).count() == 0
+    shot(page, "hour01_stopped")

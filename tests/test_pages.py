@@ -1,0 +1,153 @@
+"""Every page renders; Start on Hour 1 trains runs whose metrics show up; controls reach the config; new lessons appear."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, page_files
+from engine.manager import get_manager
+
+TIMEOUT = 60  # seconds per script run: generous, the test machine may be busy
+HOUR1 = ROOT / "lessons" / "hour01_why_transfer.py"
+
+
+def end_runs(at: AppTest) -> None:
+    """Stop and forget whatever this test's session started."""
+    owner = at.session_state["_owner_id"] if "_owner_id" in at.session_state else None
+    if owner:
+        get_manager().end_session(owner)
+
+
+@pytest.mark.parametrize("path", page_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_renders_without_exception(path):
+    at = AppTest.from_file(str(path), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title, "every page has a title"
+
+
+@pytest.mark.parametrize("path", page_files()[1:], ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_renders_inside_the_app(path):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page(str(path.relative_to(ROOT))).run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def hour1(steps: int = 10, shots: int = 2) -> AppTest:
+    at = AppTest.from_file(str(HOUR1), default_timeout=TIMEOUT).run()
+    at.slider(key="hour01:steps").set_value(steps)
+    at.select_slider(key="hour01:shots").set_value(shots)
+    return at.run()
+
+
+def test_changing_a_control_changes_the_config_the_run_receives():
+    at = hour1(steps=20, shots=2)
+    try:
+        at.button(key="hour01:start").click().run()
+        assert at.button(key="hour01:start").disabled  # while the set trains, Start cannot be pressed again
+        exp = at.session_state["panel:hour01:experiment"]
+        owner = at.session_state["_owner_id"]
+        assert list(exp["runs"]) == ["from scratch", "pretrained"]
+        assert len(get_manager().runs_of(owner)) == 2
+        runs = {label: get_manager().get(rid, owner) for label, rid in exp["runs"].items()}
+        assert {label: (r.config.shots, r.config.steps, r.config.weights) for label, r in runs.items()} == {
+            "from scratch": (2, 20, "scratch"),
+            "pretrained": (2, 20, "pretrained"),
+        }
+        assert runs["pretrained"].config.extras == {"page": "hour01", "label": "pretrained"}
+    finally:
+        end_runs(at)
+
+
+def test_start_produces_runs_whose_metrics_appear():
+    at = hour1(steps=10, shots=2)
+    try:
+        at.button(key="hour01:start").click().run()
+        assert not at.exception
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            time.sleep(1.0)
+            at.run()
+            labels = [m.label for m in at.metric]
+            if "Test accuracy · from scratch" in labels and "Test accuracy · pretrained" in labels:
+                break
+        assert not at.exception, [e.message for e in at.exception]
+        assert [m.label for m in at.metric] == ["Test accuracy · from scratch", "Test accuracy · pretrained"]
+        progress = [p.proto.text for p in at.get("progress")]
+        assert progress == ["**from scratch** · finished at step 10/10" + progress[0].split("10/10")[1],
+                            "**pretrained** · finished at step 10/10" + progress[1].split("10/10")[1]]
+        snaps = {label: at.session_state["panel:runs"][rid]["final"]
+                 for label, rid in at.session_state["panel:hour01:experiment"]["runs"].items()}
+        for snap in snaps.values():
+            assert snap["series"]["train_loss"][0] == list(range(1, 11))
+            assert set(snap["groups"]) == {"stem", "block1", "block2", "block3", "head"}
+        assert "source_accuracy" in snaps["pretrained"]["series"]  # the forgetting meter exists only with a source head
+        assert "source_accuracy" not in snaps["from scratch"]["series"]
+        # Starting again keeps the last experiment as faded ghost curves, named by what changed.
+        at.slider(key="hour01:steps").set_value(20).run()
+        at.button(key="hour01:start").click().run()
+        ghosts = at.session_state["panel:hour01:ghosts"]
+        assert [g["name"] for g in ghosts[-1]] == ["earlier from scratch (training steps 10)", "earlier pretrained (training steps 10)"]
+        at.button(key="hour01:stop").click().run()
+        at.button(key="hour01:clear").click().run()
+        assert at.session_state["panel:hour01:ghosts"] == []
+        assert not at.exception
+    finally:
+        end_runs(at)
+
+
+def test_a_double_start_starts_one_set():
+    """Two Start presses that reach the server before the page redraws (a double click) start one set of runs."""
+    at = AppTest.from_string(
+        "import streamlit as st\n"
+        "from engine.config import TrainConfig\n"
+        "from lessons import panel\n"
+        "cfg = TrainConfig(weights='scratch', n_classes=3, shots=2, batch_size=6, steps=200)\n"
+        "if 'done' not in st.session_state:\n"
+        "    st.session_state.done = [panel.start('dbl', {'a': cfg, 'b': cfg}), panel.start('dbl', {'a': cfg, 'b': cfg})]\n",
+        default_timeout=TIMEOUT,
+    )
+    at.run()
+    try:
+        assert not at.exception, [e.message for e in at.exception]
+        assert at.session_state["done"] == [None, None]
+        assert len(get_manager().runs_of(at.session_state["_owner_id"])) == 2
+        assert list(at.session_state["panel:dbl:experiment"]["runs"]) == ["a", "b"]
+    finally:
+        end_runs(at)
+
+
+def test_a_bad_setting_is_one_sentence_not_a_traceback():
+    at = AppTest.from_string(
+        "from engine.config import TrainConfig\n"
+        "from lessons import panel\n"
+        "panel.experiment('bad', {'run': TrainConfig(lr=-1.0, steps=5)})\n",
+        default_timeout=TIMEOUT,
+    ).run()
+    at.button(key="bad:start").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["the learning rate must be a positive number (got -1.0)."]
+    assert "panel:bad:experiment" not in at.session_state  # nothing was submitted
+
+
+def test_a_copied_template_appears_in_the_navigation(throwaway_lesson):
+    from lessons._nav import lesson_files, lesson_title
+
+    assert throwaway_lesson in lesson_files()
+    assert lesson_title(throwaway_lesson) == "Hour 11 · Your topic"  # the template's first docstring line
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("lessons/hour99_throwaway.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == "Hour 11 · Your topic"
+
+
+def test_lessons_are_sorted_by_hour_and_titled_from_their_names(tmp_path):
+    from lessons._nav import lesson_files, lesson_title
+
+    for name in ("hour10_capstone.py", "hour2_features.py", "hour01_why.py", "_template.py", "helpers.py"):
+        (tmp_path / name).write_text('"""Some notes, not a title."""\n' if name == "hour2_features.py" else "")
+    (tmp_path / "hour01_why.py").write_text('"""Hour 1 · Why transfer?\n\nMore text."""\n')
+    assert [p.name for p in lesson_files(tmp_path)] == ["hour01_why.py", "hour2_features.py", "hour10_capstone.py"]
+    assert [lesson_title(p) for p in lesson_files(tmp_path)] == ["Hour 1 · Why transfer?", "Hour 2 · Features", "Hour 10 · Capstone"]
