@@ -6,10 +6,13 @@ frozen backbone's zero drift and its cheaper steps show side by side.
 
 from __future__ import annotations
 
+import statistics
+
 from engine import strategies
 from engine.config import TrainConfig
 from engine.models import build_model
 
+PAGE = "hour02"
 FEATURE = "feature extraction (head only)"
 FINETUNE = "full fine-tune (for comparison)"
 KNOBS = ["head", "shots", "lr", "steps", "seed"]  # the widgets the page shows
@@ -52,3 +55,28 @@ def param_counts(config: TrainConfig) -> tuple[int, int]:
     trainable = sum(p.numel() for (_, m), on in zip(groups, flags) if on for p in m.parameters())
     total = sum(p.numel() for p in built.model.parameters())
     return trainable, total
+
+
+def speed_table(snaps: dict[str, dict]) -> list[dict]:
+    """One row per run that has started: parameters it trains and its typical steps per second.
+
+    The speed is the median of the live steps/s series (what the progress bar shows), so one slow
+    evaluation step does not drag it down."""
+    rows = []
+    for label, snap in snaps.items():
+        rate = (snap.get("series") or {}).get("steps_per_second")
+        results = snap.get("results") or {}
+        cfg = snap.get("config") or {}
+        if not rate or not cfg:
+            continue
+        trainable, total = results.get("trainable_params"), results.get("total_params")
+        if trainable is None:
+            trainable, total = param_counts(TrainConfig.from_dict(cfg))
+        rows.append({
+            "run": label,
+            "trainable parameters": trainable,
+            "total parameters": total,
+            "trainable share": f"{trainable / total:.1%}",
+            "steps per second": round(statistics.median(rate[1]), 1),
+        })
+    return rows

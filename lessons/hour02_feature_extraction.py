@@ -1,0 +1,129 @@
+"""Hour 2 · Feature extraction"""
+
+import plotly.express as px
+import streamlit as st
+
+from engine.config import ConfigError
+from lessons import panel
+from lessons.recipes import hour02
+
+panel.header(
+    2, "Feature extraction",
+    "Use a pretrained network as a fixed feature extractor and train only a new head on top. After this hour you "
+    "can say what is frozen and what learns, why each step is cheap, and why accuracy comes fast but then stops rising.",
+)
+
+panel.section("Idea")
+st.markdown(
+    r"""
+A pretrained network is two parts: a **backbone** $f_{\theta_0}$ that turns an image into a feature vector
+$z = f_{\theta_0}(x)$ (here 128 numbers), and a **head** that turns features into classes. Its old head knows
+the 200 source classes, so we throw it away and put a new one on top for our 10 target classes.
+
+In **feature extraction** the backbone is **frozen**: $\theta_0$ never changes. Only the head's weights $W, b$ learn,
+by the usual cross-entropy over the few labelled target images:
+"""
+)
+st.latex(r"\min_{W,\,b}\ \sum_i \mathrm{CE}\big(W\, f_{\theta_0}(x_i) + b,\ y_i\big)")
+st.markdown(
+    r"""
+With a linear head this is just logistic regression on the pretrained features (a *linear probe*); the *MLP* head
+adds one hidden layer of 128 units. Three things follow:
+
+- **Nothing in the backbone moves.** Its weights get no gradient (`requires_grad = False`) and its batch-norm
+  statistics stay as pretrained, so its drift $\lVert W - W_0\rVert / \lVert W_0\rVert$ is exactly 0.
+- **Each step is cheap.** Backpropagation stops at the head: no gradients for the backbone, no optimizer state for
+  it. (A real pipeline goes further: compute every image's features once and train the head on those.)
+- **The features are fixed, so accuracy plateaus.** The head can only draw boundaries between the points the
+  backbone already places; if two classes land on top of each other, no head can separate them.
+
+Below are the target's test images in the pretrained feature space, squeezed to 2-D by PCA (the two directions along
+which the 128 features vary most). Classes that form tight, separate clusters are easy for a head on these features.
+"""
+)
+
+
+@st.cache_data(show_spinner="Computing features…", max_entries=8)
+def feature_space(cfg_dict: dict, weights: str) -> tuple[list[dict], list[float], float]:
+    from engine.config import TrainConfig
+    from engine.projection import project_target
+
+    p = project_target(TrainConfig.from_dict(cfg_dict), split="test", weights=weights)
+    return p.rows(), p.explained, p.separation
+
+
+def draw_feature_space(column, title: str, weights: str) -> None:
+    try:
+        rows, explained, separation = feature_space(hour02.BASE.to_dict(), weights)
+    except ConfigError as e:
+        column.warning(str(e))
+        return
+    fig = px.scatter(rows, x="x", y="y", color="class", height=380, title=title,
+                     labels={"x": f"PC 1 ({explained[0]:.0%} of the variance)", "y": f"PC 2 ({explained[1]:.0%})"})
+    fig.update_traces(marker=dict(size=6, opacity=0.75))
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
+    column.plotly_chart(fig, key=f"hour02:space:{weights}", config={"displayModeBar": False})
+    column.caption(f"Nearest class mean (in all 128 dimensions) is the right class for **{separation:.0%}** of the images.")
+
+
+left, right = st.columns(2)
+draw_feature_space(left, "Pretrained backbone: what the head gets to read", "pretrained")
+draw_feature_space(right, "The same network with random weights, for contrast", "scratch")
+
+panel.section("Experiment")
+st.markdown(
+    "The head-only run trains beside the same run with **every** layer trainable (full fine-tuning), so you can "
+    "compare what each one trains and how fast its steps are. Same images, optimizer, LR and seed."
+)
+cfg = panel.controls(hour02.PAGE, hour02.BASE, hour02.KNOBS)
+configs = hour02.configs(cfg)
+counts = {label: hour02.param_counts(c) for label, c in configs.items()}
+c1, c2 = st.columns(2)
+for col, (label, (trainable, total)) in zip((c1, c2), counts.items()):
+    col.metric(f"Trainable parameters · {label}", f"{trainable:,} of {total:,}", f"{trainable / total:.1%} of the network",
+               delta_color="off")
+
+snaps = panel.experiment(hour02.PAGE, configs)
+table = hour02.speed_table(snaps)
+if table:
+    st.markdown("**Step speed** (median of the live steps/s; both runs share the CPU while they train together)")
+    st.dataframe(table, hide_index=True)
+
+panel.notice(hour02.NOTICE)
+panel.try_this(
+    [
+        ("Switch the head to mlp", "the head trains 17,802 of 258,986 parameters instead of 1,290: still a small "
+         "share, and the backbone's drift is still exactly 0."),
+        ("Set labels per class to 1", "accuracy drops, but one example per class still puts the head far above the "
+         "10% of guessing: look how well the classes already cluster in the picture above."),
+        ("Set the learning rate to 1e-5", "the head barely learns in 200 steps: a frozen backbone still needs a head "
+         "that is trained properly."),
+    ]
+)
+panel.check_yourself(
+    hour02.PAGE,
+    [
+        {
+            "q": "During feature extraction, why is the backbone's drift exactly 0 and not just small?",
+            "options": ["its learning rate is tiny", "its weights get no gradient and its batch-norm statistics are fixed, "
+                        "so nothing ever changes them", "the loss does not depend on the backbone"],
+            "answer": 1,
+            "why": "Frozen means no update at all: no gradient reaches the weights, and batch norm runs in eval mode.",
+        },
+        {
+            "q": "Why does a head-only step take less time than a full fine-tuning step?",
+            "options": ["the forward pass skips the backbone", "backpropagation stops at the head, so the backbone needs "
+                        "no gradients and no optimizer update", "the head uses a larger learning rate"],
+            "answer": 1,
+            "why": "The forward pass still runs the whole backbone; the saving is the backward pass and the update.",
+        },
+        {
+            "q": "Your target images look very different from the source (say, photos instead of glyphs). What limits "
+                 "feature extraction then?",
+            "options": ["the head is too small", "the fixed features may not separate the new classes, and they cannot "
+                        "adapt", "there are too many trainable parameters"],
+            "answer": 1,
+            "why": "The head can only separate what the backbone already separates; fine-tuning (Hour 3) lets features change.",
+        },
+    ],
+)
