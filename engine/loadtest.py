@@ -106,6 +106,9 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
     tmp = tempfile.TemporaryDirectory()
     store = RunStore(f"sqlite:///{Path(tmp.name) / 'runs.sqlite3'}")
     manager = RunManager(max_running=cap, per_owner=2, store=store)
+    import engine.manager as manager_mod
+
+    previous, manager_mod._manager = manager_mod._manager, manager  # pages rendered by the probe see this server
     probe_fn = default_probe() if probe == "auto" else probe
     config_of = make_config or (lambda i: student_config(i, steps, seed))
 
@@ -185,6 +188,7 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
     for owner in {r["owner"] for r in rows}:
         manager.end_session(owner)
     manager.shutdown()
+    manager_mod._manager = previous
     gc.collect()
     rss_end = rss_mb()
     store.close()

@@ -165,3 +165,52 @@ def test_arm_names():
     assert arm_of({"weights": "scratch", "strategy": "finetune"}) == "from scratch"
     assert arm_of({"weights": "pretrained", "strategy": "feature"}) == "frozen features"
     assert arm_of({"weights": "pretrained", "strategy": "finetune"}) == "fine-tune"
+
+
+def test_the_board_page_shows_the_heatmap_and_only_the_token_clears_it(url, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import engine.manager as manager_mod
+    from engine.manager import RunManager
+
+    s = RunStore(url, teacher_token="s3cret")
+    s.save(snap("1", "scratch", 1, 0.25), "a")
+    s.save(snap("2", "feature", 1, 0.75), "b")
+    s.save(snap("3", "feature", 1, 0.25, page="hour03"), "b")
+    monkeypatch.setattr(manager_mod, "_manager", RunManager(max_running=1, store=s))
+
+    at = AppTest.from_file(str(ROOT / "views" / "board.py"), default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Class board"
+    assert at.selectbox[0].options == ["all pages", "hour03", "hour10"]
+    assert [c.value for c in at.caption] == [
+        "Training now: 0 of 1 slots, 0 waiting.",
+        "3 finished runs. Each cell: mean test accuracy and how many runs it averages.",
+    ]
+    at.selectbox[0].select("hour10").run()
+    assert at.caption[1].value.startswith("2 finished runs.")
+
+    at.text_input[0].input("guess")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["That teacher token is not right: the board was not cleared."]
+    assert sum(c["n"] for c in s.board()) == 3
+
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    assert not at.exception
+    assert [m.value for m in at.success] == ["The board is cleared (3 runs); students keep their own earlier runs."]
+    assert [i.value for i in at.info] == ["No finished runs on the board yet: finished runs from every student land here."]
+    assert s.board() == [] and s.count() == 3
+
+
+def test_board_heatmap_cells():
+    from views.board import board_figure
+
+    fig = board_figure([
+        {"arm": "fine-tune", "shots": 5, "mean": 0.9, "n": 2, "diverged": 1},
+        {"arm": "from scratch", "shots": 1, "mean": 0.5, "n": 3, "diverged": 0},
+    ])
+    heat = fig.data[0]
+    assert list(heat.y) == ["from scratch", "fine-tune"] and list(heat.x) == ["1", "5"]
+    assert [list(r) for r in heat.z] == [[0.5, None], [None, 0.9]]
+    assert heat.text[0][0] == "50%<br>n=3" and heat.text[1][1] == "90%<br>n=2, 1 diverged"
