@@ -7,7 +7,7 @@ finished results into rows that `pandas.DataFrame(rows)` or `pivot` read directl
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from engine.config import ConfigError, TrainConfig
 

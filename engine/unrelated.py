@@ -43,8 +43,9 @@ class UnrelatedRecipe:
     threads: int = 1  # fixed so the file is the same bit-for-bit on any CPU
 
 
-def colour_fields(n_per_class: int, generator: torch.Generator, size: int = 32, recipe: UnrelatedRecipe = UnrelatedRecipe()):
+def colour_fields(n_per_class: int, generator: torch.Generator, size: int = 32, recipe: UnrelatedRecipe | None = None):
     """(N, 3, size, size) images in [0, 1] and labels (N,): shifted, noisy copies of each class's pattern."""
+    recipe = recipe or UnrelatedRecipe()
     protos = torch.rand(N_CLASSES, 3, GRID, GRID, generator=generator)
     protos = F.interpolate(protos, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)  # (K, 3, H, W)
     y = torch.arange(N_CLASSES).repeat_interleave(n_per_class)
@@ -56,10 +57,20 @@ def colour_fields(n_per_class: int, generator: torch.Generator, size: int = 32, 
     return x, y
 
 
-def pretrain_unrelated(recipe: UnrelatedRecipe = UnrelatedRecipe(), out: Path | None = UNRELATED_FILE, log=print) -> dict:
+def pretrain_unrelated(recipe: UnrelatedRecipe | None = None, out: Path | None = UNRELATED_FILE, log=print) -> dict:
     """Train glyphnet on colour fields, report held-out accuracy, write state dict + checksum + card."""
+    recipe = recipe or UnrelatedRecipe()
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(recipe.threads)
     torch.use_deterministic_algorithms(True)
+    try:
+        return _pretrain(recipe, out, log)
+    finally:  # leave the process as it was (tests and the app share it)
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _pretrain(recipe: UnrelatedRecipe, out: Path | None, log) -> dict:
     t0 = time.time()
     g = torch.Generator().manual_seed(recipe.seed)
     x, y = colour_fields(recipe.per_class + 5, g, recipe=recipe)

@@ -34,7 +34,8 @@ happens when the source's features do not fit the target: a far domain, or an un
 features as they are (feature extraction) is the most exposed, since nothing below the head can adapt.
 
 **Domain adaptation** is the family of fixes: fine-tune more layers so the features can move to the target;
-re-estimate batch-norm statistics on target images (the frozen layers then see inputs scaled as in pretraining);
+re-estimate batch-norm statistics on target images (each layer's activations are then normalised with the target's
+own mean and variance, so the layers above receive what they were trained on);
 augment the source towards the target's look; or, with unlabelled target data, learn features that cannot tell
 source from target apart (adversarial adaptation, e.g. DANN). And sometimes the honest answer is a closer source.
 """
@@ -53,6 +54,8 @@ st.markdown(
     "a new head learns, so each run shows exactly what its source's features are worth here."
 )
 cfg = panel.controls(PAGE, hour08.BASE, hour08.KNOBS)
+if (cfg.backbone, cfg.dataset) != ("glyphnet", "glyphs"):
+    st.caption("The domain-shift dial belongs to the glyph world, so this page always uses it; the sidebar's choice applies elsewhere.")
 snaps = panel.experiment(PAGE, hour08.default_configs(cfg))
 
 results = {label: (s.get("results") or {}) for label, s in snaps.items()}

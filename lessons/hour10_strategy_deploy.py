@@ -49,6 +49,8 @@ st.markdown(
     "at many labels per class (four runs, all with the same steps, LR and seed)."
 )
 cfg = panel.controls(PAGE, hour10.BASE, hour10.KNOBS)
+if (cfg.backbone, cfg.dataset) != ("glyphnet", "glyphs"):
+    st.caption("The grid always uses glyphnet on the glyph world here, so the exported model can be tried on a glyph picture.")
 lo, hi = st.select_slider(
     "Labels per class: the two columns of the grid", hour10.SHOT_CHOICES, value=(hour10.SHOTS[0], hour10.SHOTS[1]),
     key=f"{PAGE}:grid_shots", help="The grid runs each strategy at these two amounts of labelled data.",
@@ -67,7 +69,7 @@ panel.notice(hour10.NOTICE)
 
 panel.section("The class board")
 st.markdown("Everyone's Hour 10 runs land here, averaged per cell. Does the room agree with your grid?")
-from views.board import show_board  # noqa: E402  (the board needs the run store only when it is shown)
+from views.board import show_board
 
 show_board(page=PAGE, teacher=False, key=f"{PAGE}:board")
 
@@ -120,8 +122,8 @@ panel.check_yourself(
         },
         {
             "q": "Why does full fine-tuning overtake feature extraction as labels grow?",
-            "options": ["it uses a larger learning rate", "it can reshape the features to the target, and more labels "
-                        "make that safe from overfitting", "frozen layers slow down training"],
+            "options": ["it uses a larger learning rate", ("it can reshape the features to the target, and more labels "
+                        "make that safe from overfitting"), "frozen layers slow down training"],
             "answer": 1,
             "why": "More labels let more parameters be fitted without memorising; adapted features beat fixed ones.",
         },

@@ -1,6 +1,5 @@
 """Hour 8's "What to notice" and "Try this", checked on the page's default configs (fixed seed)."""
 
-import pytest
 
 from engine.experiment import run_experiment
 from engine.models import get_spec

@@ -63,19 +63,19 @@ def unrelated_samples(n: int = 8):
 # "What to notice" on the page; tests/test_notice_hour08.py checks each claim (and each "Try this") on these configs.
 NOTICE = [
     "At dial 0 the related source's frozen features beat training from scratch by several points.",
-    "The unrelated source's frozen features score far below scratch, even at dial 0: negative transfer from a "
-    "source task that has nothing to do with the target.",
-    "Turn the dial to 0.5 and press Start again: the related source's advantage is gone and reversed, its frozen "
-    "features now score below scratch. A far domain turns positive transfer into negative transfer.",
+    ("The unrelated source's frozen features score far below scratch, even at dial 0: negative transfer from a "
+    "source task that has nothing to do with the target."),
+    ("Turn the dial to 0.5 and press Start again: the related source's advantage is gone and reversed, its frozen "
+    "features now score below scratch. A far domain turns positive transfer into negative transfer."),
 ]
 
 TRY_THIS = [
     ("At dial 0.5, switch the strategy to fine-tuning",
      "the related source is back above scratch: letting the layers adapt to the target is the first remedy."),
     ("At dial 0.5 with feature extraction, set batch-norm statistics to reestimate",
-     "the related source climbs back above scratch without training a single backbone weight: the frozen layers "
-     "now see target inputs scaled the way they expect."),
+     ("the related source climbs back above scratch without training a single backbone weight: each frozen layer "
+     "now normalises its activations with the target's own statistics.")),
     ("At dial 0, switch the strategy to fine-tuning",
-     "even the unrelated source now beats scratch: as a starting point its weights still help a little; it was "
-     "its frozen features that did not fit."),
+     ("even the unrelated source now beats scratch: as a starting point its weights still help a little; it was "
+     "its frozen features that did not fit.")),
 ]

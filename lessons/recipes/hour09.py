@@ -88,9 +88,9 @@ def pair_images(true_class: int, predicted_class: int, per_class: int = 4, n_cla
 
 
 NOTICE = [
-    "ResNet-18 has about 46 times as many parameters as glyphnet, yet trained from scratch on 5 labels per class it "
-    "scores below glyphnet from scratch, and far below the pretrained glyphnet (look at the table).",
+    ("ResNet-18 has about 46 times as many parameters as glyphnet, yet trained from scratch on 5 labels per class it "
+    "scores below glyphnet from scratch, and far below the pretrained glyphnet (look at the table)."),
     "The pretrained glyphnet is the best of the three on test accuracy and on macro F1 (the mean F1 over classes).",
-    "Its mistakes are not spread evenly: three of the 90 possible (true, predicted) pairs hold over 40% of them. "
-    "Look at the most confused pair below: what do the two glyphs have in common?",
+    ("Its mistakes are not spread evenly: three of the 90 possible (true, predicted) pairs hold over 40% of them. "
+    "Look at the most confused pair below: what do the two glyphs have in common?"),
 ]

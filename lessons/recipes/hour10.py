@@ -85,10 +85,10 @@ def class_examples(n_classes: int):
 
 # "What to notice" on the page; tests/test_notice_hour10.py checks each claim on the default grid.
 NOTICE = [
-    "At 1 label per class, feature extraction beats full fine-tuning: with one example per class there is too "
-    "little to reshape a whole backbone, and the frozen features are already good.",
-    "At 20 labels per class, full fine-tuning catches up and passes feature extraction: now there is enough data "
-    "to adapt the features to the new classes.",
+    ("At 1 label per class, feature extraction beats full fine-tuning: with one example per class there is too "
+    "little to reshape a whole backbone, and the frozen features are already good."),
+    ("At 20 labels per class, full fine-tuning catches up and passes feature extraction: now there is enough data "
+    "to adapt the features to the new classes."),
     "Both strategies gain from more labels, and fine-tuning gains more.",
 ]
 
@@ -96,8 +96,8 @@ TRY_THIS = [
     ("Move the grid's columns closer together (say 2 and 5 labels) and run it again",
      "find where the winner flips: somewhere between 1 and 20 labels the two strategies cross."),
     ("Export the model fine-tuned on 20 labels, draw one of the target glyphs by hand and upload it",
-     "see whether it names your drawing: a hand-drawn glyph looks different from the rendered ones, a small domain "
-     "shift of its own (Hour 8)."),
+     ("see whether it names your drawing: a hand-drawn glyph looks different from the rendered ones, a small domain "
+     "shift of its own (Hour 8).")),
     ("Open the Class board page once several students have run the grid",
      "each cell there averages the room's runs, so luck evens out: compare its pattern with your own grid."),
 ]
