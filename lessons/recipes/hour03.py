@@ -6,8 +6,11 @@ big step does to pretrained weights, even where the target's own accuracy hardly
 
 from __future__ import annotations
 
+from engine import strategies
 from engine.config import TrainConfig
+from engine.models import get_spec
 
+PAGE = "hour03"
 TOO_LARGE_LR = 1e-2  # fine for a new head, ruinous for pretrained convolutions
 CAREFUL = "your settings"
 TOO_LARGE = f"same, LR {TOO_LARGE_LR:g} (too large)"
@@ -26,9 +29,9 @@ NOTICE = [
     "**Only the unfrozen groups drift.** With 3 trainable groups the stem is frozen: its drift is exactly 0 in both "
     "runs, while block1, block2 and block3 move.",
     f"**With the too-large LR ({TOO_LARGE_LR:g}) the early layers drift far:** block1, the lowest trainable group, ends "
-    "more than 10 times further from its pretrained weights than with 1e-4.",
-    "**The forgetting meter collapses.** Accuracy on held-out source-task images starts near 72%; with the small LR it "
-    "stays above 50%, with the too-large LR it falls below 10%: the pretrained features are destroyed.",
+    "roughly ten times further from its pretrained weights than with 1e-4 (the heatmap shows when it happens).",
+    "**The forgetting meter collapses.** Accuracy on held-out source-task images starts near 86%; with the small LR it "
+    "stays above 60%, with the too-large LR it falls below 10%: the pretrained features are destroyed.",
     "**The target accuracy hides it:** both runs end within a few points of each other on the target test set. Only "
     "the source task shows what was lost.",
 ]
@@ -42,3 +45,10 @@ def configs(base: TrainConfig = BASE) -> dict[str, TrainConfig]:
 def default_configs(**overrides) -> dict[str, TrainConfig]:
     """The page's default experiment, with any settings changed (tests use fewer steps)."""
     return configs(BASE.replace(**overrides))
+
+
+def trainable_groups(config: TrainConfig) -> dict[str, bool]:
+    """{group: trains?}, input to output, head last: what the unfreeze slider means for this backbone."""
+    groups, _ = get_spec(config.backbone).build()
+    names = [name for name, _ in groups] + ["head"]
+    return dict(zip(names, strategies.trainable_flags(config, len(names), step=0)))
