@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--domain-shift", type=_positive_float, default=d.domain_shift)
     t.add_argument("--steps", type=int, default=d.steps)
     t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--image-size", type=int, default=d.image_size, help="pixels per side (64-224 for ImageNet backbones)")
     t.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--json", action="store_true", help="print one JSON object with the final figures")
 
@@ -76,7 +77,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         optimizer=a.optimizer, schedule=a.schedule, gradual_unfreeze=a.gradual_unfreeze, bn_mode=a.bn_mode,
         l2sp=a.l2sp, weight_decay=a.weight_decay, dropout=a.dropout, head=a.head, augment=a.augment,
         early_stopping=a.early_stopping, batch_size=a.batch_size, shots=a.shots, n_classes=a.classes,
-        domain_shift=a.domain_shift, steps=a.steps, seed=a.seed, device=a.device,
+        domain_shift=a.domain_shift, steps=a.steps, seed=a.seed, device=a.device, image_size=a.image_size,
     )
 
 

@@ -25,4 +25,5 @@ def random_affine_noise(x: torch.Tensor, generator: torch.Generator) -> torch.Te
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, align_corners=False, padding_mode="border")
     noise = torch.randn(x.shape, generator=generator).to(x.device) * NOISE
-    return (out + noise).clamp(0, 1)
+    # clamp to the batch's own range: [0, 1] for glyphs, the normalised range for ImageNet inputs
+    return (out + noise).clamp(float(x.min()), float(x.max()))

@@ -91,6 +91,8 @@ class TrainConfig:
         for name in ("weight_decay", "l2sp", "gradual_unfreeze", "early_stopping"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more (got {getattr(self, name)}).")
+        if not 16 <= self.image_size <= 512:
+            raise ConfigError(f"image size must be between 16 and 512 pixels (got {self.image_size}).")
         if self.eval_every < 1 or self.log_every < 1:
             raise ConfigError("eval_every and log_every must be at least 1.")
         return self
