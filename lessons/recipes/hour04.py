@@ -10,6 +10,7 @@ from engine import strategies
 from engine.config import TrainConfig
 from engine.models import get_spec
 
+PAGE = "hour04"
 DECAYED = "your settings"
 FLAT = "same, one flat LR"
 KNOBS = ["layer_decay", "lr_range", "gradual_unfreeze", "lr", "steps", "seed"]

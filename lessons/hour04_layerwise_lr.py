@@ -1,0 +1,138 @@
+"""Hour 4 · Layer-wise LRs and gradual unfreezing"""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from lessons import panel
+from lessons.recipes import hour04
+
+panel.header(
+    4, "Layer-wise LRs and gradual unfreezing",
+    "Give each layer group its own learning rate and let groups join the training one at a time. After this hour you "
+    "can set up layer-wise LR decay, discriminative learning rates and gradual unfreezing, and read their effect on "
+    "the drift panel and the forgetting meter.",
+)
+
+panel.section("Idea")
+st.markdown(
+    r"""
+Hour 3 used one learning rate for every trainable group. But the groups are not alike: the **early** groups hold
+general features (strokes, edges) that should barely change, the **late** groups hold source-specific parts that may
+need reshaping, and the **head** is brand new and must learn everything. So give them different rates.
+
+**Layer-wise LR decay.** The head gets the base rate $\eta$; each group below gets the rate of the group above it
+times a factor $\gamma < 1$. Numbering the groups $l = 0$ (stem) to $L$ (head):
+"""
+)
+st.latex(r"\eta_l = \eta \cdot \gamma^{\,L - l}")
+st.markdown(
+    r"""
+For deep networks with a dozen or more groups, $\gamma$ is typically 0.8 to 0.95. This backbone has only four groups
+under the head, so we use a stronger 0.7: the stem learns at $0.7^4 \approx 0.24$ of the head's rate.
+
+**Discriminative learning rates** (ULMFiT, Howard and Ruder, 2018) say the same thing with two numbers: the rate of the
+first group and that of the head, with the groups in between spaced evenly on a log scale,
+$\eta_l = \eta_{\text{low}} \cdot (\eta_{\text{high}} / \eta_{\text{low}})^{\,l/L}$. (fastai writes this as
+`slice(low, high)`.)
+
+**Gradual unfreezing** (also ULMFiT) changes *when* groups train instead of how fast: first only the head, then one
+more group every $N$ steps, from the top down. The new head starts random, so its first gradients are large and
+noisy; training it alone first means those gradients never reach the pretrained layers.
+
+All three protect the early layers; the price is a slower start and one or two more settings to choose. Some methods
+go further and *learn* the rates: **hypergradient descent** (Baydin et al., 2018) treats $\eta$ as a parameter and
+updates it with the derivative of the loss with respect to $\eta$, which for SGD is
+$-\nabla L(\theta_t) \cdot \nabla L(\theta_{t-1})$; done per group, it gives each group its own learned rate. It is
+not built into this app.
+"""
+)
+
+panel.section("Experiment")
+st.markdown(
+    "Your settings train beside **the same run with one flat LR** (no decay, no LR range, the same unfreezing), so any "
+    "difference comes from the LR profile."
+)
+cfg = panel.controls(hour04.PAGE, hour04.BASE, hour04.KNOBS)
+configs = hour04.configs(cfg)
+
+
+def lr_profile_figure() -> go.Figure:
+    fig = go.Figure()
+    for i, (label, c) in enumerate(configs.items()):
+        profile = hour04.lr_profile(c)
+        fig.add_trace(go.Bar(x=list(profile), y=list(profile.values()), name=label,
+                             text=[f"{v:.1e}" for v in profile.values()], textposition="outside", cliponaxis=False,
+                             marker_color=["#1f77b4", "#b0b0b0"][i % 2]))
+    fig.update_yaxes(type="log", title="learning rate (log scale)", exponentformat="e")
+    fig.update_layout(title=dict(text="Learning rate per group, input → head (before any schedule)", x=0, font=dict(size=15)),
+                      barmode="group", height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
+    return fig
+
+
+def timeline_figure(series: dict[str, tuple[list, list]], title: str) -> go.Figure:
+    groups = list(series)
+    steps = series[groups[0]][0]
+    fig = go.Figure(go.Heatmap(
+        z=[series[g][1] for g in groups], x=steps, y=groups, zmin=0, zmax=1, showscale=False,
+        colorscale=[[0, "#e4e4e4"], [0.5, "#e4e4e4"], [0.5, "#1f77b4"], [1, "#1f77b4"]],
+        hovertemplate="step %{x}<br>%{y}: %{z}<extra>1 = trains, 0 = frozen</extra>",
+    ))
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=260, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="step")
+    return fig
+
+
+left, right = st.columns(2)
+left.plotly_chart(lr_profile_figure(), key="hour04:profile", config={"displayModeBar": False})
+snaps = panel.latest(hour04.PAGE)
+ran = snaps.get(hour04.DECAYED) or {}
+measured = {g: ran["series"][f"trainable/{g}"] for g in ran.get("groups", []) if ran.get("series", {}).get(f"trainable/{g}")}
+if measured:
+    right.plotly_chart(timeline_figure(measured, "Which groups train (blue), measured in your last run"),
+                       key="hour04:timeline", config={"displayModeBar": False})
+else:
+    right.plotly_chart(timeline_figure(hour04.trainable_plan(cfg), "Which groups train (blue), planned"),
+                       key="hour04:timeline", config={"displayModeBar": False})
+joins = hour04.joins_at(cfg)
+if cfg.gradual_unfreeze:
+    right.caption("Joins at step: " + ", ".join(f"{g} {s}" if s is not None else f"{g} never" for g, s in joins.items()))
+else:
+    right.caption("Gradual unfreezing is off: every trainable group trains from the first step.")
+
+snaps = panel.experiment(hour04.PAGE, configs)
+
+panel.notice(hour04.NOTICE)
+panel.try_this(
+    [
+        ("Set the layer decay to 1", "both runs are now the same run: their curves and drift bars match exactly."),
+        ("Turn on discriminative LRs with the range 1e-5 to 1e-3", "the bar chart spans two orders of magnitude: "
+         "the stem learns 100 times more slowly than the head, and its drift bar stays the smallest by far."),
+        ("Set gradual unfreezing to 0", "every group trains from step 0: the timeline turns all blue and the early "
+         "groups start drifting at once."),
+    ]
+)
+panel.check_yourself(
+    hour04.PAGE,
+    [
+        {
+            "q": "With base LR 1e-3 and layer decay 0.5, what LR does the group two below the head get?",
+            "options": ["5e-4", "2.5e-4", "1e-3"],
+            "answer": 1,
+            "why": "Each step down multiplies by 0.5: 1e-3 × 0.5 × 0.5 = 2.5e-4.",
+        },
+        {
+            "q": "Why does gradual unfreezing start with the head alone?",
+            "options": ["the head is the cheapest to train", "the new head starts random; its large early gradients "
+                        "would otherwise flow into the pretrained layers and disturb them", "the head has the smallest LR"],
+            "answer": 1,
+            "why": "Once the head has learned something sensible, the gradients reaching the backbone are smaller and more useful.",
+        },
+        {
+            "q": "Two runs differ only in layer decay (0.7 vs 1). Which one do you expect to keep more source-task accuracy?",
+            "options": ["the one with decay 0.7", "the one with decay 1 (one flat LR)", "neither: decay only changes speed"],
+            "answer": 0,
+            "why": "Smaller rates in the early groups keep the general features closer to their pretrained values.",
+        },
+    ],
+)
