@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from engine.config import ConfigError, TrainConfig
 from engine.run import Run
@@ -19,7 +19,9 @@ from engine.settings import default_max_running  # noqa: F401  (kept importable 
 from engine.trainer import Callback
 
 LIVE = ("queued", "running", "paused")
-PAUSED_TOO_LONG = "this run was stopped after {minutes:g} minutes paused, because other students were waiting for a training slot."
+PAUSED_TOO_LONG = (
+    "this run was stopped after {minutes:g} minutes paused, because other students were waiting for a training slot."
+)
 START_FAILED = "the server could not start another training thread: try again in a minute."
 
 

@@ -25,11 +25,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ConfigError
+
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:  # Python 3.10
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        tomllib = None
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = ROOT / "classroom.toml"
@@ -104,6 +111,10 @@ def load_settings(path: str | Path | None = None, env: dict | None = None) -> Se
     path = Path(path or env.get("CLASSROOM_SETTINGS") or DEFAULT_FILE)
     values: dict = {}
     if path.exists():
+        if tomllib is None:
+            raise ConfigError(
+                f"reading {path.name} needs Python 3.11 or the tomli package: pip install tomli, or use environment variables."
+            )
         try:
             raw = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as e:

@@ -23,7 +23,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-SAVE_FAILED = "this run could not be saved to the class record (the disk is full or not writable): its results show here but will not be kept after a restart."
+SAVE_FAILED = (
+    "this run could not be saved to the class record (the disk is full or not writable): "
+    "its results show here but will not be kept after a restart."
+)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS runs (
@@ -171,7 +174,7 @@ class RunStore:
             try:
                 cur.execute(self._sql(sql), params)
                 names = [d[0] for d in cur.description]
-                return [dict(zip(names, r)) for r in cur.fetchall()]
+                return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
             finally:
                 cur.close()
 
@@ -241,7 +244,9 @@ class RunStore:
         if page is None:
             rows = self._query("SELECT * FROM runs WHERE owner = ? ORDER BY ended DESC LIMIT ?", (owner, limit))
         else:
-            rows = self._query("SELECT * FROM runs WHERE owner = ? AND page = ? ORDER BY ended DESC LIMIT ?", (owner, page, limit))
+            rows = self._query(
+                "SELECT * FROM runs WHERE owner = ? AND page = ? ORDER BY ended DESC LIMIT ?", (owner, page, limit)
+            )
         return [self._decode(r, with_series) for r in rows]
 
     def all_runs(self, limit: int | None = None, with_series: bool = False) -> list[dict]:
@@ -283,7 +288,10 @@ class RunStore:
     def check_token(self, token: str) -> None:
         """PermissionError (one sentence) unless `token` is the teacher's."""
         if not self.teacher_token:
-            raise PermissionError("clearing the board is switched off: the teacher sets CLASSROOM_TEACHER_TOKEN (or teacher_token in classroom.toml).")
+            raise PermissionError(
+                "clearing the board is switched off: "
+                "the teacher sets CLASSROOM_TEACHER_TOKEN (or teacher_token in classroom.toml)."
+            )
         if not hmac.compare_digest(str(token or "").encode(), self.teacher_token.encode()):
             raise PermissionError("that teacher token is not right: the board was not cleared.")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine.models as models
+from engine import models
 from engine.config import ConfigError, TrainConfig
 from engine.manager import START_FAILED, RunManager
 from engine.run import Run
@@ -84,7 +84,8 @@ def test_a_non_finite_loss_ends_the_run_as_diverged(room):
 def test_a_learning_rate_of_a_million_is_caught(room):
     bad = alongside(room, TINY.replace(lr=1e6))
     assert bad.status == "diverged"
-    assert re.fullmatch(r"the loss exploded to \d\.\d\de\+\d\d at step 2 with LR 1e\+06: try a smaller learning rate\.", bad.message)
+    pattern = r"the loss exploded to \d\.\d\de\+\d\d at step 2 with LR 1e\+06: try a smaller learning rate\."
+    assert re.fullmatch(pattern, bad.message)
     assert one_sentence(bad.message)
 
 

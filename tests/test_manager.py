@@ -120,7 +120,8 @@ def test_per_session_limit_on_live_runs():
     try:
         gate.run = m.submit(TINY, "ann", extra_callbacks=[gate])
         m.submit(TINY, "ann")
-        with pytest.raises(ConfigError, match=r"^you already have 2 runs training or waiting \(the limit is 2\): stop one first.$"):
+        limit = r"^you already have 2 runs training or waiting \(the limit is 2\): stop one first.$"
+        with pytest.raises(ConfigError, match=limit):
             m.submit(TINY, "ann")
         other = m.submit(TINY, "ben")  # the limit is per session, not for the room
         assert m.queue_position(other) == 2

@@ -81,7 +81,8 @@ def show_board(page: str | None = None, teacher: bool = True, key: str = "board"
                 except PermissionError as e:
                     st.error(str(e)[0].upper() + str(e)[1:])
                 else:
-                    st.session_state[f"{key}_flash"] = f"The board is cleared ({hidden} runs); students keep their own earlier runs."
+                    done = f"The board is cleared ({hidden} runs); students keep their own earlier runs."
+                    st.session_state[f"{key}_flash"] = done
                     st.rerun()
     return cells
 
