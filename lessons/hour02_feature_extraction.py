@@ -81,7 +81,7 @@ counts = {label: hour02.param_counts(c) for label, c in configs.items()}
 c1, c2 = st.columns(2)
 for col, (label, (trainable, total)) in zip((c1, c2), counts.items()):
     col.metric(f"Trainable parameters · {label}", f"{trainable:,} of {total:,}", f"{trainable / total:.1%} of the network",
-               delta_color="off")
+               delta_color="off", delta_arrow="off")
 
 snaps = panel.experiment(hour02.PAGE, configs)
 table = hour02.speed_table(snaps)

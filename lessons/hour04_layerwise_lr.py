@@ -58,12 +58,15 @@ configs = hour04.configs(cfg)
 
 def lr_profile_figure() -> go.Figure:
     fig = go.Figure()
-    for i, (label, c) in enumerate(configs.items()):
-        profile = hour04.lr_profile(c)
-        fig.add_trace(go.Bar(x=list(profile), y=list(profile.values()), name=label,
-                             text=[f"{v:.1e}" for v in profile.values()], textposition="outside", cliponaxis=False,
-                             marker_color=["#1f77b4", "#b0b0b0"][i % 2]))
-    fig.update_yaxes(type="log", title="learning rate (log scale)", exponentformat="e")
+    profiles = {label: hour04.lr_profile(c) for label, c in configs.items()}
+    for i, (label, profile) in enumerate(profiles.items()):
+        fig.add_trace(go.Bar(x=list(profile), y=list(profile.values()), name=label, marker_color=["#1f77b4", "#b0b0b0"][i % 2],
+                             text=[f"{v:.1e}" for v in profile.values()] if i == 0 else None, textposition="outside",
+                             cliponaxis=False))
+    values = [v for p in profiles.values() for v in p.values()]
+    wide = max(values) / min(values) > 30  # a discriminative range over orders of magnitude reads better on a log axis
+    fig.update_yaxes(type="log" if wide else "linear", title="learning rate" + (" (log scale)" if wide else ""),
+                     exponentformat="e", rangemode="tozero")
     fig.update_layout(title=dict(text="Learning rate per group, input → head (before any schedule)", x=0, font=dict(size=15)),
                       barmode="group", height=320, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
