@@ -118,8 +118,9 @@ class RunManager:
             for r in runs:
                 self._runs.pop(r.id, None)
                 self._paused_since.pop(r.id, None)
+        deadline = time.time() + 5.0
         for r in runs:  # the threads end within a step; then drop the model so its memory returns
-            if r.wait(5.0) and r.trainer is not None:
+            if r.wait(max(0.0, deadline - time.time())) and r.trainer is not None:
                 r.trainer.model = None  # type: ignore[assignment]
                 r.trainer.source_head = None
         n = len(runs)

@@ -249,3 +249,24 @@ def test_is_alive_keeps_runs_when_there_is_no_streamlit_server():
     from lessons.session import is_alive
 
     assert is_alive("any-session-id") is True
+
+
+def test_is_alive_asks_the_streamlit_runtime(monkeypatch):
+    """Connected: alive. Disconnected but still inside the server's TTL: alive. Gone from both: not."""
+    from streamlit import runtime
+
+    from lessons.session import is_alive
+
+    class Sessions:
+        def get_session_info(self, sid):
+            return object() if sid == "waiting-to-reconnect" else None
+
+    class FakeRuntime:
+        _session_mgr = Sessions()
+
+        def is_active_session(self, sid):
+            return sid == "connected"
+
+    monkeypatch.setattr(runtime, "exists", lambda: True)
+    monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime())
+    assert [is_alive(s) for s in ("connected", "waiting-to-reconnect", "closed")] == [True, True, False]
