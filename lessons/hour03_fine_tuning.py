@@ -21,7 +21,8 @@ with the new head.
 
 ```
 input → stem → block1 → block2 → block3 → head
-        └─ frozen ─┘  └──── trainable (k = 3) ────┘
+        └──┘   └───── trainable (k = 3) ─────┘
+       frozen
 ```
 
 Why the top? Early layers detect general things (edges, stroke ends, corners) that suit almost any glyph; later

@@ -53,8 +53,8 @@ def test_head_only_steps_are_faster(runs):
 def test_good_accuracy_with_few_labels_then_a_plateau(runs):
     results, series = runs[hour02.FEATURE]
     assert results["config"]["shots"] == 5
-    assert results["test_accuracy"] >= 0.85  # chance is 0.10
+    assert results["test_accuracy"] > 0.9  # "over 90%"; chance is 0.10
     steps, acc = series["val_accuracy"]
     at_75 = acc[steps.index(75)]
     assert acc[-1] - at_75 <= 0.05, (at_75, acc[-1])
-    assert at_75 >= 0.8
+    assert at_75 >= 0.85
