@@ -36,7 +36,7 @@ def _finite(values: list) -> list:
 def _layout(fig: go.Figure, title: str, ytitle: str, height: int = 320) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0, font=dict(size=15)), height=height, margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0), xaxis_title="step", yaxis_title=ytitle,
+        legend=dict(orientation="h", yanchor="top", y=-0.32, x=0), xaxis_title="step", yaxis_title=ytitle,
         uirevision="keep",  # keep the student's zoom while the chart refreshes
     )
     return fig
@@ -132,11 +132,14 @@ def drift_heatmap(snap: dict, max_columns: int = 120) -> go.Figure | None:
     for g in groups:
         _, z = thin(series[f"drift/{g}"][0], series[f"drift/{g}"][1], max_columns)
         rows.append(z)
+    if len(steps) < 2:
+        return None
     x, _ = thin(steps, steps, max_columns)
     width = min(len(r) for r in rows)
-    fig = go.Figure(go.Heatmap(z=[r[:width] for r in rows], x=x[:width], y=groups, colorscale="Viridis",
-                               colorbar=dict(title="drift"), zmin=0))
-    return _layout(fig, "Drift over time (darker = closer to the pretrained weights)", "group", height=260)
+    z = [r[:width] for r in rows]
+    top = max(1e-6, max(max(r) for r in z))
+    fig = go.Figure(go.Heatmap(z=z, x=x[:width], y=groups, colorscale="Viridis", colorbar=dict(title="drift"), zmin=0, zmax=top))
+    return _layout(fig, "Drift over time (darker = closer to where the weights started)", "group", height=260)
 
 
 def schedule_figure(factors: list[float], lr: float) -> go.Figure:

@@ -225,14 +225,14 @@ def _buttons(page_key: str, configs: Mapping[str, TrainConfig], snaps: dict[str,
     live = _live(snaps)
     paused = live and st.session_state.get(f"panel:{page_key}:paused", False)
     c1, c2, c3, c4, _ = st.columns([1, 1, 1, 1.3, 3])
-    clicked_start = c1.button("▶ Start", key=f"{page_key}:start", type="primary", disabled=live,
+    clicked_start = c1.button("Start", key=f"{page_key}:start", type="primary", icon=":material/play_arrow:", disabled=live,
                               help="Train every run of this experiment with the settings above.")
     if paused:
-        if c2.button("⏵ Resume", key=f"{page_key}:resume"):
+        if c2.button("Resume", key=f"{page_key}:resume", icon=":material/play_arrow:"):
             _each_run(page_key, "resume")
-    elif c2.button("⏸ Pause", key=f"{page_key}:pause", disabled=not live):
+    elif c2.button("Pause", key=f"{page_key}:pause", icon=":material/pause:", disabled=not live):
         _each_run(page_key, "pause")
-    if c3.button("⏹ Stop", key=f"{page_key}:stop", disabled=not live):
+    if c3.button("Stop", key=f"{page_key}:stop", icon=":material/stop:", disabled=not live):
         _each_run(page_key, "stop")
     has_ghosts = bool(st.session_state.get(_ghost_key(page_key)))
     if c4.button("Clear earlier runs", key=f"{page_key}:clear", disabled=not has_ghosts,
@@ -261,11 +261,10 @@ def _progress_line(label: str, snap: dict) -> None:
         st.progress(0.0, text=f"**{label}** · waiting for a free training slot ({where})")
         return
     rate_series = snap.get("series", {}).get("steps_per_second")
-    rate = rate_series[1][-1] if rate_series else (step / snap["elapsed"] if snap.get("elapsed") else 0.0)
+    rate = rate_series[1][-1] if rate_series and rate_series[0][-1] >= 10 else None  # settled after a few steps
     if status == "running":
-        left = (steps - step) / rate if rate > 0 else None
-        eta = f" · about {left:.0f} s left" if left is not None else ""
-        st.progress(frac, text=f"**{label}** · step {step}/{steps} · {rate:.1f} steps/s{eta}")
+        speed = f"{rate:.1f} steps/s · about {(steps - step) / rate:.0f} s left" if rate else "measuring speed…"
+        st.progress(frac, text=f"**{label}** · step {step}/{steps} · {speed}")
     elif status == "paused":
         st.progress(frac, text=f"**{label}** · paused at step {step}/{steps}")
     else:
@@ -294,7 +293,8 @@ def _final_figures(snaps: dict[str, dict]) -> None:
     for i, (label, s) in enumerate(done.items()):
         acc = s["results"]["test_accuracy"]
         delta = None if len(done) == 1 or acc == best else f"{(acc - best) * 100:+.1f} points vs best"
-        cols[i % len(cols)].metric(f"Test accuracy · {label}", f"{acc:.1%}", delta=delta)
+        when = "" if s["status"] == "finished" else f" ({s['status']} at step {s.get('step', 0)})"
+        cols[i % len(cols)].metric(f"Test accuracy · {label}{when}", f"{acc:.1%}", delta=delta)
 
 
 def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
@@ -309,11 +309,11 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
         label = st.radio("Show the layers of", labels, horizontal=True, key=f"{page_key}:layers_of")
     snap = with_groups[label]
     c1, c2 = st.columns(2)
-    c1.plotly_chart(_charts.drift_bars(snap), key=f"{page_key}:drift", config={"displayModeBar": False})
-    c2.plotly_chart(_charts.lr_bars(snap), key=f"{page_key}:lrs", config={"displayModeBar": False})
+    c1.plotly_chart(_charts.drift_bars(snap), key=f"chart:{page_key}:drift", config={"displayModeBar": False})
+    c2.plotly_chart(_charts.lr_bars(snap), key=f"chart:{page_key}:lrs", config={"displayModeBar": False})
     heat = _charts.drift_heatmap(snap)
     if heat is not None:
-        st.plotly_chart(heat, key=f"{page_key}:heat", config={"displayModeBar": False})
+        st.plotly_chart(heat, key=f"chart:{page_key}:heat", config={"displayModeBar": False})
     st.caption("Grey bars are frozen groups: they do not learn, so their drift stays exactly 0.")
 
 
@@ -334,8 +334,8 @@ def _draw(page_key: str, snaps: dict[str, dict]) -> None:
 def compare(snaps: dict[str, dict], key: str, ghosts: list[dict] | None = None, max_steps: int | None = None) -> None:
     """Loss and accuracy of several runs ({label: snapshot}) on the same two charts, side by side."""
     c1, c2 = st.columns(2)
-    c1.plotly_chart(_charts.loss_figure(snaps, ghosts, max_steps), key=f"{key}:loss")
-    c2.plotly_chart(_charts.accuracy_figure(snaps, ghosts, max_steps), key=f"{key}:acc")
+    c1.plotly_chart(_charts.loss_figure(snaps, ghosts, max_steps), key=f"chart:{key}:loss")
+    c2.plotly_chart(_charts.accuracy_figure(snaps, ghosts, max_steps), key=f"chart:{key}:acc")
 
 
 def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool = True) -> dict[str, dict]:
@@ -412,7 +412,8 @@ def schedule_plot(cfg: TrainConfig, key: str | None = None) -> None:
     from engine import schedules
 
     factors = schedules.curve(cfg.schedule, cfg.steps, cfg.warmup_steps)
-    st.plotly_chart(_charts.schedule_figure(factors, cfg.lr), key=key or f"schedule:{cfg.schedule}:{cfg.steps}",
+    # "chart:" keeps a page's chart key apart from its widget keys (the schedule knob is "<page>:schedule").
+    st.plotly_chart(_charts.schedule_figure(factors, cfg.lr), key=f"chart:{key or f'schedule:{cfg.schedule}:{cfg.steps}'}",
                     config={"displayModeBar": False})
 
 
@@ -425,7 +426,7 @@ def confusion(snapshot: dict, run=None, key: str = "confusion", max_mistakes: in
         return
     task = getattr(getattr(run, "trainer", None), "task", None)
     classes = list(task.classes) if task is not None else [str(i) for i in range(len(cm))]
-    st.plotly_chart(_charts.confusion_figure(cm, classes), key=key, config={"displayModeBar": False})
+    st.plotly_chart(_charts.confusion_figure(cm, classes), key=f"chart:{key}", config={"displayModeBar": False})
     mistakes = results.get("mistakes") or []
     if task is None or not mistakes:
         if not mistakes:

@@ -21,6 +21,8 @@ if str(ROOT) not in sys.path:
 
 # Runs that tests start are recorded in a throw-away store, never in the classroom's data/ folder.
 os.environ.setdefault("CLASSROOM_DATA_DIR", tempfile.mkdtemp(prefix="classroom-test-"))
+# Students see an error's type only (.streamlit/config.toml); a failing test should show the whole message.
+os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -68,7 +68,8 @@ def wait_for(cond, timeout: float, what: str, page) -> None:
 def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
     page.goto(f"{app_url}/hour01_why_transfer")
     wait_rendered(page)
-    page.get_by_role("button", name="▶ Start").click()
+    page.wait_for_selector(".st-key-hour01-start button", timeout=120_000)
+    page.locator(".st-key-hour01-start button").first.click()
     wait_for(lambda: steps_done(page) > 0, 240, "the first steps", page)
     first = steps_done(page)
     wait_for(lambda: steps_done(page) > first, 120, "the step counter to move", page)
@@ -82,14 +83,15 @@ def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
     assert page.locator(EXCEPTION).count() == 0
     shot(page, "runs_during_training")
 
-    page.get_by_role("link", name=re.compile("Hour 1")).click()
+    page.get_by_role("link", name="Hour 1 · Why transfer?").click()
     page.wait_for_selector("h1:has-text('Why transfer?')")
     wait_for(lambda: len(progress_texts(page)) == 2, 30, "the same two runs after coming back", page)
     assert any("from scratch" in t for t in progress_texts(page))
     back = steps_done(page)
     assert back >= first  # the same runs, still counting: not new ones from zero
 
-    page.get_by_role("button", name="⏹ Stop").click()
+    page.locator(".st-key-hour01-stop button").first.click()
     wait_for(lambda: all(re.search(r"stopped|finished", t) for t in progress_texts(page)), 60, "the runs to stop", page)
+    page.wait_for_selector(".st-key-hour01-start button:not([disabled])", timeout=30_000)  # the page knows they ended
     assert page.locator(EXCEPTION).count() == 0
     shot(page, "hour01_stopped")

@@ -21,7 +21,7 @@ with c2:
     st.subheader("2. Press Start")
     st.markdown(
         "Read the goal and the idea, set the controls (every one has a **?** that explains it), "
-        "then press **▶ Start**. Your runs train on the server; you can pause or stop them."
+        "then press **Start**. Your runs train on the server; you can pause or stop them."
     )
 with c3:
     st.subheader("3. Watch, then change one thing")

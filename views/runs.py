@@ -10,8 +10,11 @@ st.caption("Every run you started in this browser tab, newest last. Pick two to 
 
 runs = [r for r in panel.session_runs() if r["snapshot"] is not None]
 if not runs:
-    st.info("No runs yet: open a lesson in the sidebar and press **▶ Start**.")
+    st.info("No runs yet: open a lesson in the sidebar and press **Start**.")
     st.stop()
+if any(r["snapshot"]["status"] in panel.LIVE for r in runs):
+    st.caption("Some runs are still training: this page shows them as they were when it opened.")
+    st.button("Refresh", icon=":material/refresh:", key="runs:refresh")
 
 
 def name(r: dict) -> str:
@@ -36,8 +39,10 @@ for r in runs:
         "seconds": round(s.get("elapsed") or 0.0, 1),
         "message": s.get("message") or "",
     })
+table = pd.DataFrame(rows)
+table[["test accuracy", "val accuracy"]] = table[["test accuracy", "val accuracy"]].astype(float)  # blank, not None
 st.dataframe(
-    pd.DataFrame(rows), hide_index=True,
+    table, hide_index=True,
     column_config={
         "test accuracy": st.column_config.NumberColumn(format="percent"),
         "val accuracy": st.column_config.NumberColumn(format="percent"),
