@@ -37,6 +37,22 @@ def page_files() -> list[Path]:
     return [ROOT / "app.py", *sorted((ROOT / "views").glob("[!_]*.py")), *lesson_files()]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_run_outlives_the_tests():
+    """At the end, stop every run still on the process-wide manager and wait for its thread: a training
+    thread still inside torch when the interpreter exits aborts the process."""
+    yield
+    import engine.manager
+
+    mgr = engine.manager._manager
+    if mgr is None:
+        return
+    runs = [r for owner in {r.owner for r in list(mgr._runs.values())} for r in mgr.runs_of(owner)]
+    mgr.shutdown()
+    for run in runs:
+        run.wait(300)
+
+
 @pytest.fixture
 def throwaway_lesson():
     """A teacher's new lesson: lessons/_template.py copied to lessons/hour99_throwaway.py; removed afterwards."""

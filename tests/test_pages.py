@@ -15,10 +15,13 @@ HOUR1 = ROOT / "lessons" / "hour01_why_transfer.py"
 
 
 def end_runs(at: AppTest) -> None:
-    """Stop and forget whatever this test's session started."""
+    """Stop whatever this test's session started and wait for the threads to end."""
     owner = at.session_state["_owner_id"] if "_owner_id" in at.session_state else None
     if owner:
+        runs = get_manager().runs_of(owner)
         get_manager().end_session(owner)
+        for run in runs:
+            assert run.wait(300), f"{run} did not stop"
 
 
 @pytest.mark.parametrize("path", page_files(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -53,6 +56,11 @@ def test_changing_a_control_changes_the_config_the_run_receives():
             "pretrained": (2, 20, "pretrained"),
         }
         assert runs["pretrained"].config.extras == {"page": "hour01", "label": "pretrained"}
+        at.button(key="hour01:pause").click().run()
+        assert not at.exception
+        assert "hour01:pause" not in [b.key for b in at.button]  # Pause became Resume
+        at.button(key="hour01:resume").click().run()
+        assert "hour01:resume" not in [b.key for b in at.button]
     finally:
         end_runs(at)
 
