@@ -432,13 +432,27 @@ def confusion(snapshot: dict, run=None, key: str = "confusion", max_mistakes: in
         if not mistakes:
             st.caption("No test image was misclassified.")
         return
-    shown = mistakes[:max_mistakes]
+    wrong = sum(map(sum, cm)) - sum(cm[i][i] for i in range(len(cm)))
+    shown = _spread(mistakes, [int(task.test.y[i]) for i, _ in mistakes], max_mistakes)
     idx = [i for i, _ in shown]
     images = task.to_display(task.test.x[idx])
     captions = [f"{classes[int(task.test.y[i])]} → {classes[p]}" for i, p in shown]
-    st.markdown(f"**Misclassified test images** ({len(mistakes)} in all{', first ' + str(len(shown)) if len(mistakes) > len(shown) else ''}): "
-                "true class → what the model said")
+    st.markdown(f"**Misclassified test images** ({wrong} of {sum(map(sum, cm))}; {len(shown)} shown, "
+                "taking each true class in turn): true class → what the model said")
     image_grid(images, captions)
+
+
+def _spread(items: list, keys: list[int], n: int) -> list:
+    """Up to `n` items taken round-robin over their keys (one of each class, then a second of each...)."""
+    groups: dict[int, list] = {}
+    for item, k in zip(items, keys):
+        groups.setdefault(k, []).append(item)
+    out, queues = [], list(groups.values())
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
 
 
 def mistakes_panel(page_key: str, snaps: dict[str, dict]) -> None:
