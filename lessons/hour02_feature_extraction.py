@@ -60,8 +60,8 @@ def draw_feature_space(column, title: str, weights: str) -> None:
         return
     fig = px.scatter(rows, x="x", y="y", color="class", height=380, title=title,
                      labels={"x": f"PC 1 ({explained[0]:.0%} of the variance)", "y": f"PC 2 ({explained[1]:.0%})"})
-    fig.update_traces(marker=dict(size=6, opacity=0.75))
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
+    fig.update_traces(marker={"size": 6, "opacity": 0.75})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
     column.plotly_chart(fig, key=f"hour02:space:{weights}", config={"displayModeBar": False})
     column.caption(f"Nearest class mean (in all 128 dimensions) is the right class for **{separation:.0%}** of the images.")
 
@@ -92,12 +92,12 @@ if table:
 panel.notice(hour02.NOTICE)
 panel.try_this(
     [
-        ("Switch the head to mlp", "the head trains 17,802 of 258,986 parameters instead of 1,290: still a small "
-         "share, and the backbone's drift is still exactly 0."),
-        ("Set labels per class to 1", "accuracy drops, but one example per class still takes the head to about 80%, "
-         "far above the 10% of guessing: look how well the classes already cluster in the picture above."),
-        ("Set the learning rate to 1e-5", "the head hardly moves in 200 steps and stays near chance: a frozen backbone "
-         "still needs a head that is trained properly."),
+        ("Switch the head to mlp", ("the head trains 17,802 of 258,986 parameters instead of 1,290: still a small "
+         "share, and the backbone's drift is still exactly 0.")),
+        ("Set labels per class to 1", ("accuracy drops, but one example per class still takes the head to about 80%, "
+         "far above the 10% of guessing: look how well the classes already cluster in the picture above.")),
+        ("Set the learning rate to 1e-5", ("the head hardly moves in 200 steps and stays near chance: a frozen backbone "
+         "still needs a head that is trained properly.")),
     ]
 )
 panel.check_yourself(
@@ -105,23 +105,23 @@ panel.check_yourself(
     [
         {
             "q": "During feature extraction, why is the backbone's drift exactly 0 and not just small?",
-            "options": ["its learning rate is tiny", "its weights get no gradient and its batch-norm statistics are fixed, "
-                        "so nothing ever changes them", "the loss does not depend on the backbone"],
+            "options": ["its learning rate is tiny", ("its weights get no gradient and its batch-norm statistics are fixed, "
+                        "so nothing ever changes them"), "the loss does not depend on the backbone"],
             "answer": 1,
             "why": "Frozen means no update at all: no gradient reaches the weights, and batch norm runs in eval mode.",
         },
         {
             "q": "Why does a head-only step take less time than a full fine-tuning step?",
-            "options": ["the forward pass skips the backbone", "backpropagation stops at the head, so the backbone needs "
-                        "no gradients and no optimizer update", "the head uses a larger learning rate"],
+            "options": ["the forward pass skips the backbone", ("backpropagation stops at the head, so the backbone needs "
+                        "no gradients and no optimizer update"), "the head uses a larger learning rate"],
             "answer": 1,
             "why": "The forward pass still runs the whole backbone; the saving is the backward pass and the update.",
         },
         {
             "q": "Your target images look very different from the source (say, photos instead of glyphs). What limits "
                  "feature extraction then?",
-            "options": ["the head is too small", "the fixed features may not separate the new classes, and they cannot "
-                        "adapt", "there are too many trainable parameters"],
+            "options": ["the head is too small", ("the fixed features may not separate the new classes, and they cannot "
+                        "adapt"), "there are too many trainable parameters"],
             "answer": 1,
             "why": "The head can only separate what the backbone already separates; fine-tuning (Hour 3) lets features change.",
         },

@@ -64,12 +64,12 @@ snaps = panel.experiment(hour03.PAGE, hour03.configs(cfg))
 panel.notice(hour03.NOTICE)
 panel.try_this(
     [
-        ("Set trainable body groups to 0", "this is feature extraction: every body group's drift stays exactly 0, "
-         "and the forgetting meter does not move in either run, whatever the LR."),
-        ("Set trainable body groups to 4 (full fine-tuning)", "now the stem's drift leaves 0 too, though it stays "
-         "the smallest: early layers get small gradients and were already general."),
-        ("Raise your learning rate to 1e-3", "your run's drift grows and its forgetting meter ends lower: the closer "
-         "your LR gets to the too-large one, the more of the source task is forgotten."),
+        ("Set trainable body groups to 0", ("this is feature extraction: every body group's drift stays exactly 0, "
+         "and the forgetting meter does not move in either run, whatever the LR.")),
+        ("Set trainable body groups to 4 (full fine-tuning)", ("now the stem's drift leaves 0 too, though it stays "
+         "the smallest: early layers get small gradients and were already general.")),
+        ("Raise your learning rate to 1e-3", ("your run's drift grows and its forgetting meter ends lower: the closer "
+         "your LR gets to the too-large one, the more of the source task is forgotten.")),
     ]
 )
 panel.check_yourself(
@@ -83,16 +83,16 @@ panel.check_yourself(
         },
         {
             "q": "Why do fine-tuning runs use a much smaller learning rate than training from scratch?",
-            "options": ["small LRs always train faster", "the pretrained weights are already good: big steps would move "
-                        "them far and destroy the features they compute", "the head needs a small LR"],
+            "options": ["small LRs always train faster", ("the pretrained weights are already good: big steps would move "
+                        "them far and destroy the features they compute"), "the head needs a small LR"],
             "answer": 1,
             "why": "Fine-tuning should adjust the pretrained features, not overwrite them; drift and the forgetting meter "
                    "show what a big LR does.",
         },
         {
             "q": "Two runs reach the same target accuracy. One has a much lower forgetting meter. What does that tell you?",
-            "options": ["nothing: only the target matters", "its backbone moved further from the pretrained features; "
-                        "it has forgotten more of what pretraining taught", "it overfitted the target"],
+            "options": ["nothing: only the target matters", ("its backbone moved further from the pretrained features; "
+                        "it has forgotten more of what pretraining taught"), "it overfitted the target"],
             "answer": 1,
             "why": "The target test alone cannot see forgetting; the source-task accuracy can.",
         },

@@ -67,9 +67,9 @@ def lr_profile_figure() -> go.Figure:
     wide = max(values) / min(values) > 30  # a discriminative range over orders of magnitude reads better on a log axis
     fig.update_yaxes(type="log" if wide else "linear", title="learning rate" + (" (log scale)" if wide else ""),
                      exponentformat="e", rangemode="tozero")
-    fig.update_layout(title=dict(text="Learning rate per group, input → head (before any schedule)", x=0, font=dict(size=15)),
-                      barmode="group", height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
+    fig.update_layout(title={"text": "Learning rate per group, input → head (before any schedule)", "x": 0, "font": {"size": 15}},
+                      barmode="group", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0})
     return fig
 
 
@@ -81,7 +81,7 @@ def timeline_figure(series: dict[str, tuple[list, list]], title: str) -> go.Figu
         colorscale=[[0, "#e4e4e4"], [0.5, "#e4e4e4"], [0.5, "#1f77b4"], [1, "#1f77b4"]],
         hovertemplate="step %{x}<br>%{y}: %{z}<extra>1 = trains, 0 = frozen</extra>",
     ))
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=260, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       xaxis_title="step")
     return fig
 
@@ -109,10 +109,10 @@ panel.notice(hour04.NOTICE)
 panel.try_this(
     [
         ("Set the layer decay to 1", "both runs are now the same run: their curves and drift bars match exactly."),
-        ("Turn on discriminative LRs with the range 1e-5 to 1e-3", "the bar chart spans two orders of magnitude: "
-         "the stem learns 100 times more slowly than the head, and its drift bar stays the smallest by far."),
-        ("Set gradual unfreezing to 0", "every group trains from step 0: the timeline turns all blue and the early "
-         "groups start drifting at once."),
+        ("Turn on discriminative LRs with the range 1e-5 to 1e-3", ("the bar chart spans two orders of magnitude: "
+         "the stem learns 100 times more slowly than the head, and its drift bar stays the smallest by far.")),
+        ("Set gradual unfreezing to 0", ("every group trains from step 0: the timeline turns all blue and the early "
+         "groups start drifting at once.")),
     ]
 )
 panel.check_yourself(
@@ -126,8 +126,8 @@ panel.check_yourself(
         },
         {
             "q": "Why does gradual unfreezing start with the head alone?",
-            "options": ["the head is the cheapest to train", "the new head starts random; its large early gradients "
-                        "would otherwise flow into the pretrained layers and disturb them", "the head has the smallest LR"],
+            "options": ["the head is the cheapest to train", ("the new head starts random; its large early gradients "
+                        "would otherwise flow into the pretrained layers and disturb them"), "the head has the smallest LR"],
             "answer": 1,
             "why": "Once the head has learned something sensible, the gradients reaching the backbone are smaller and more useful.",
         },

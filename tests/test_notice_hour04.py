@@ -36,7 +36,7 @@ def test_lr_profile():
 
 
 def test_the_runs_read_the_lrs_the_chart_shows(runs):
-    results, series, cfg = runs[hour04.DECAYED]
+    _results, series, cfg = runs[hour04.DECAYED]
     for group, lr in hour04.lr_profile(cfg).items():
         assert series[f"lr/{group}"][1][-1] == pytest.approx(lr)  # constant schedule: the live LR is the base LR
 

@@ -26,14 +26,14 @@ BASE = TrainConfig(
 
 # What the default experiment shows; tests/test_notice_hour03.py checks each one.
 NOTICE = [
-    "**Only the unfrozen groups drift.** With 3 trainable groups the stem is frozen: its drift is exactly 0 in both "
-    "runs, while block1, block2 and block3 move.",
-    f"**With the too-large LR ({TOO_LARGE_LR:g}) the early layers drift far:** block1, the lowest trainable group, ends "
-    "roughly ten times further from its pretrained weights than with 1e-4 (the heatmap shows when it happens).",
-    "**The forgetting meter collapses.** Accuracy on held-out source-task images starts near 86%; with the small LR it "
-    "stays above 60%, with the too-large LR it falls below 10%: the pretrained features are destroyed.",
-    "**The target accuracy hides it:** both runs end within a few points of each other on the target test set. Only "
-    "the source task shows what was lost.",
+    ("**Only the unfrozen groups drift.** With 3 trainable groups the stem is frozen: its drift is exactly 0 in both "
+     "runs, while block1, block2 and block3 move."),
+    (f"**With the too-large LR ({TOO_LARGE_LR:g}) the early layers drift far:** block1, the lowest trainable group, ends "
+     "roughly ten times further from its pretrained weights than with 1e-4 (the heatmap shows when it happens)."),
+    ("**The forgetting meter collapses.** Accuracy on held-out source-task images starts near 86%; with the small LR it "
+     "stays above 60%, with the too-large LR it falls below 10%: the pretrained features are destroyed."),
+    ("**The target accuracy hides it:** both runs end within a few points of each other on the target test set. Only "
+     "the source task shows what was lost."),
 ]
 
 

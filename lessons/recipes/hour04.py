@@ -27,14 +27,14 @@ BASE = TrainConfig(
 
 # What the default experiment shows; tests/test_notice_hour04.py checks each one.
 NOTICE = [
-    "**The LR profile:** with decay 0.7 each group learns at 0.7 times the rate of the group above it, so the stem gets "
-    "about a quarter of the head's LR (the bar chart above).",
-    "**The drift profile follows it:** in the decayed run drift grows from the stem up to block3, and every body "
-    "group drifts less than in the flat run, the lower groups (whose LR was cut most) by the largest factor.",
-    "**It forgets less:** at the end the forgetting meter (held-out source-task accuracy) is at least 5 points higher "
-    "in the decayed run than in the flat one, while the target test accuracy stays within a couple of points.",
-    "**Gradual unfreezing:** the timeline shows the head training alone, then block3 joining at step 25, block2 at "
-    "50, block1 at 75 and the stem at 100; each group's drift is exactly 0 until it joins.",
+    ("**The LR profile:** with decay 0.7 each group learns at 0.7 times the rate of the group above it, so the stem gets "
+     "about a quarter of the head's LR (the bar chart above)."),
+    ("**The drift profile follows it:** in the decayed run drift grows from the stem up to block3, and every body "
+     "group drifts less than in the flat run, the lower groups (whose LR was cut most) by the largest factor."),
+    ("**It forgets less:** at the end the forgetting meter (held-out source-task accuracy) is at least 5 points higher "
+     "in the decayed run than in the flat one, while the target test accuracy stays within a couple of points."),
+    ("**Gradual unfreezing:** the timeline shows the head training alone, then block3 joining at step 25, block2 at "
+     "50, block1 at 75 and the stem at 100; each group's drift is exactly 0 until it joins."),
 ]
 
 
