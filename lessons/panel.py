@@ -13,7 +13,7 @@ Runs train on the engine's threads (engine.manager); this module only reads thei
 from __future__ import annotations
 
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 

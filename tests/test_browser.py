@@ -7,8 +7,7 @@ import re
 import time
 
 import pytest
-
-from conftest import ARTIFACTS, ROOT, page_files
+from conftest import ARTIFACTS, page_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import ROOT, page_files
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, page_files
 from engine.manager import get_manager
 
 TIMEOUT = 60  # seconds per script run: generous, the test machine may be busy
@@ -16,7 +16,7 @@ HOUR1 = ROOT / "lessons" / "hour01_why_transfer.py"
 
 def end_runs(at: AppTest) -> None:
     """Stop whatever this test's session started and wait for the threads to end."""
-    owner = at.session_state["_owner_id"] if "_owner_id" in at.session_state else None
+    owner = at.session_state["_owner_id"] if "_owner_id" in at.session_state else None  # noqa: SIM401 (no .get on it)
     if owner:
         runs = get_manager().runs_of(owner)
         get_manager().end_session(owner)
