@@ -21,7 +21,7 @@ from engine.config import ConfigError, TrainConfig
 from lessons import _charts, _controls
 from lessons.session import owner_id
 
-REFRESH_SECONDS = 0.75  # how often the live panel redraws while a run trains
+REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 Hz: live, yet light for a full room)
 GHOST_EXPERIMENTS = 3  # earlier experiments of a page kept faded on its charts
 LIVE = ("queued", "running", "paused")
 GONE = "this run is no longer on the server (it was restarted, or the run was cleared): press Start again."

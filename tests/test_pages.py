@@ -155,3 +155,57 @@ def test_lessons_are_sorted_by_hour_and_titled_from_their_names(tmp_path):
     (tmp_path / "hour01_why.py").write_text('"""Hour 1 · Why transfer?\n\nMore text."""\n')
     assert [p.name for p in lesson_files(tmp_path)] == ["hour01_why.py", "hour2_features.py", "hour10_capstone.py"]
     assert [lesson_title(p) for p in lesson_files(tmp_path)] == ["Hour 1 · Why transfer?", "Hour 2 · Features", "Hour 10 · Capstone"]
+
+
+def test_every_knob_draws_with_the_base_as_default_and_returns_what_the_student_set():
+    from lessons._controls import KNOBS
+
+    names = [n for n in KNOBS if n != "freeze"]  # freeze is unfreeze counted from the other end
+    at = AppTest.from_string(
+        "import streamlit as st\n"
+        "from engine.config import TrainConfig\n"
+        "from lessons import panel\n"
+        f"st.session_state.cfg = panel.controls('knobs', TrainConfig(), {names!r}).to_dict()\n",
+        default_timeout=TIMEOUT,
+    ).run()
+    assert not at.exception, [e.message for e in at.exception]
+    from engine.config import TrainConfig
+
+    assert at.session_state["cfg"] == TrainConfig(unfreeze=4).to_dict()  # glyphnet: 4 body groups, all trainable
+    at.select_slider(key="knobs:lr").set_value(0.01)
+    at.slider(key="knobs:unfreeze").set_value(1)
+    at.toggle(key="knobs:augment").set_value(True)
+    at.toggle(key="knobs:lr_range:on").set_value(True).run()
+    cfg = at.session_state["cfg"]
+    assert (cfg["lr"], cfg["unfreeze"], cfg["augment"], cfg["lr_range"]) == (0.01, 1, True, [1e-5, 1e-3])
+
+
+def test_unfreeze_zero_means_feature_extraction_and_freeze_counts_from_the_input():
+    at = AppTest.from_string(
+        "import streamlit as st\n"
+        "from engine.config import TrainConfig\n"
+        "from lessons import panel\n"
+        "st.session_state.a = panel.controls('a', TrainConfig(), ['unfreeze']).to_dict()\n"
+        "st.session_state.b = panel.controls('b', TrainConfig(), ['freeze']).to_dict()\n",
+        default_timeout=TIMEOUT,
+    ).run()
+    at.slider(key="a:unfreeze").set_value(0)
+    at.slider(key="b:freeze").set_value(3).run()
+    assert (at.session_state["a"]["strategy"], at.session_state["a"]["unfreeze"]) == ("feature", 0)
+    assert (at.session_state["b"]["strategy"], at.session_state["b"]["unfreeze"]) == ("finetune", 1)
+
+
+def test_charts_thin_long_series_and_label_frozen_groups():
+    from lessons import _charts
+
+    steps, values = _charts.thin(list(range(1, 1001)), [float(i) for i in range(1, 1001)])
+    assert len(steps) <= _charts.MAX_POINTS + 1 and steps[0] == 1 and steps[-1] == 1000
+    snap = {"groups": ["stem", "head"], "series": {
+        "drift/stem": ([0, 5], [0.0, 0.0]), "drift/head": ([0, 5], [0.0, 0.25]),
+        "trainable/stem": ([0, 5], [1.0, 0.0]), "trainable/head": ([0, 5], [1.0, 1.0]),
+        "lr/stem": ([0, 5], [0.0, 0.0]), "lr/head": ([0, 5], [1e-3, 1e-3]),
+    }}
+    assert list(_charts.drift_bars(snap).data[0].text) == ["frozen", "0.250"]
+    assert list(_charts.lr_bars(snap).data[0].text) == ["frozen", "1.0e-03"]
+    csv = _charts.series_csv({"series": {"train_loss": ([1, 2], [0.5, 0.4]), "val_loss": ([2], [0.6])}})
+    assert csv.splitlines() == ["step,train_loss,val_loss", "1,0.5,", "2,0.4,0.6"]
