@@ -62,7 +62,7 @@ def draw_feature_space(column, title: str, weights: str) -> None:
                      labels={"x": f"PC 1 ({explained[0]:.0%} of the variance)", "y": f"PC 2 ({explained[1]:.0%})"})
     fig.update_traces(marker={"size": 6, "opacity": 0.75})
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
-    column.plotly_chart(fig, key=f"hour02:space:{weights}", config={"displayModeBar": False})
+    column.plotly_chart(fig, key=f"chart:hour02:space:{weights}", config={"displayModeBar": False})
     column.caption(f"Nearest class mean (in all 128 dimensions) is the right class for **{separation:.0%}** of the images.")
 
 

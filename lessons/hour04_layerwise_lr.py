@@ -87,16 +87,16 @@ def timeline_figure(series: dict[str, tuple[list, list]], title: str) -> go.Figu
 
 
 left, right = st.columns(2)
-left.plotly_chart(lr_profile_figure(), key="hour04:profile", config={"displayModeBar": False})
+left.plotly_chart(lr_profile_figure(), key="chart:hour04:profile", config={"displayModeBar": False})
 snaps = panel.latest(hour04.PAGE)
 ran = snaps.get(hour04.DECAYED) or {}
 measured = {g: ran["series"][f"trainable/{g}"] for g in ran.get("groups", []) if ran.get("series", {}).get(f"trainable/{g}")}
 if measured:
     right.plotly_chart(timeline_figure(measured, "Which groups train (blue), measured in your last run"),
-                       key="hour04:timeline", config={"displayModeBar": False})
+                       key="chart:hour04:timeline", config={"displayModeBar": False})
 else:
     right.plotly_chart(timeline_figure(hour04.trainable_plan(cfg), "Which groups train (blue), planned"),
-                       key="hour04:timeline", config={"displayModeBar": False})
+                       key="chart:hour04:timeline", config={"displayModeBar": False})
 joins = hour04.joins_at(cfg)
 if cfg.gradual_unfreeze:
     right.caption("Joins at step: " + ", ".join(f"{g} {s}" if s is not None else f"{g} never" for g, s in joins.items()))
