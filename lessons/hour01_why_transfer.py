@@ -57,8 +57,8 @@ panel.try_this(
     [
         ("Set labels per class to 20 and press Start", "both runs do better and the gap between them narrows: "
          "with more labels, scratch has more to learn from."),
-        ("Set labels per class to 1", "both runs drop, and the gap grows to about 20 points: the pretrained run still "
-         "recognises most test glyphs from a single example per class; from scratch gets fewer than half."),
+        ("Set labels per class to 1", "both runs drop and the gap grows to over 20 points: from a single example per "
+         "class the pretrained run still recognises most test glyphs; from scratch gets fewer than half."),
         ("Halve the training steps to 100", "from scratch loses a few points of test accuracy; the pretrained run "
          "hardly changes, because it reached a low loss early."),
     ]
