@@ -1,6 +1,5 @@
 """Hour 8's "What to notice" and "Try this", checked on the page's default configs (fixed seed)."""
 
-
 from engine.experiment import run_experiment
 from engine.models import get_spec
 from lessons.recipes import hour08
@@ -11,9 +10,12 @@ _cache: dict = {}
 
 def acc(label: str, **overrides) -> float:
     """Test accuracy of one of the page's runs with the page's knobs set to `overrides` (each run trained once)."""
+    overrides = {k: v for k, v in overrides.items() if not (k == "domain_shift" and v == 0.0)}  # 0.0 is the default
     key = (label, tuple(sorted(overrides.items())))
     if key not in _cache:
-        _cache[key] = run_experiment(hour08.default_configs(**overrides)[label])["test_accuracy"]
+        cfg = hour08.default_configs(**overrides)[label]
+        # Validation is read-only (eval mode, no random draws), so evaluating only at the end trains the same weights.
+        _cache[key] = run_experiment(cfg.replace(eval_every=cfg.steps))["test_accuracy"]
     return _cache[key]
 
 
@@ -42,22 +44,22 @@ def test_unrelated_source_is_negative_transfer():
     assert acc(UNRELATED) < acc(SCRATCH) - 0.10  # "far below scratch"
 
 
-def test_a_far_domain_reverses_the_related_advantage():
-    near = acc(RELATED) - acc(SCRATCH)
-    far = acc(RELATED, domain_shift=hour08.FAR) - acc(SCRATCH, domain_shift=hour08.FAR)
-    assert hour08.FAR == 0.5 and hour08.NEAR == 0.0
-    assert far < 0 < near
+def test_the_advantage_shrinks_then_reverses_as_the_dial_turns():
+    assert (hour08.NEAR, hour08.MID, hour08.FAR) == (0.0, 0.5, 1.0)
+    near, mid, far = (acc(RELATED, domain_shift=d) - acc(SCRATCH, domain_shift=d) for d in (0.0, 0.5, 1.0))
+    assert near > mid > 0 > far
+    assert mid < 0.10  # "shrunk to a few points"
 
 
 def test_try_fine_tuning_at_the_far_dial():
-    assert acc(RELATED, domain_shift=0.5, strategy="finetune") > acc(SCRATCH, domain_shift=0.5)
+    assert acc(RELATED, domain_shift=1.0, strategy="finetune") > acc(SCRATCH, domain_shift=1.0)
 
 
 def test_try_reestimating_batch_norm_at_the_far_dial():
-    # the scratch run ignores the BN knob (always "train"), so its number is the same as in the notice test
-    assert hour08.default_configs(domain_shift=0.5, bn_mode="reestimate")[SCRATCH] == hour08.default_configs(domain_shift=0.5)[SCRATCH]
-    assert acc(RELATED, domain_shift=0.5, bn_mode="reestimate") > acc(SCRATCH, domain_shift=0.5)
-    assert acc(RELATED, domain_shift=0.5, bn_mode="reestimate") > acc(RELATED, domain_shift=0.5)
+    # the scratch run ignores the BN knob (always "train"), so it is the same run as in the notice test
+    assert hour08.default_configs(domain_shift=1.0, bn_mode="reestimate")[SCRATCH] == hour08.default_configs(domain_shift=1.0)[SCRATCH]
+    reestimated = acc(RELATED, domain_shift=1.0, bn_mode="reestimate")
+    assert acc(RELATED, domain_shift=1.0) < reestimated < acc(SCRATCH, domain_shift=1.0)  # part of the way back
 
 
 def test_try_fine_tuning_the_unrelated_source():

@@ -12,7 +12,7 @@ from engine.config import TrainConfig
 
 RELATED, UNRELATED = "glyphnet", "glyphnet_unrelated"
 DIAL_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # rows of the sample picture
-NEAR, FAR = 0.0, 0.5  # the two dial positions the notice compares
+NEAR, MID, FAR = 0.0, 0.5, 1.0  # the dial positions the notice compares
 
 BASE = TrainConfig(backbone=RELATED, strategy="feature", shots=5, steps=120, eval_every=20, log_every=10, seed=0)
 KNOBS = {
@@ -64,18 +64,19 @@ def unrelated_samples(n: int = 8):
 NOTICE = [
     "At dial 0 the related source's frozen features beat training from scratch by several points.",
     ("The unrelated source's frozen features score far below scratch, even at dial 0: negative transfer from a "
-    "source task that has nothing to do with the target."),
-    ("Turn the dial to 0.5 and press Start again: the related source's advantage is gone and reversed, its frozen "
-    "features now score below scratch. A far domain turns positive transfer into negative transfer."),
+     "source task that has nothing to do with the target."),
+    ("Turn the dial up and press Start again: at 0.5 the related source's advantage has shrunk to a few points, and "
+     "at 1 it is reversed, its frozen features now score below scratch. A far domain turns positive transfer into "
+     "negative transfer."),
 ]
 
 TRY_THIS = [
-    ("At dial 0.5, switch the strategy to fine-tuning",
+    ("At dial 1, switch the strategy to fine-tuning",
      "the related source is back above scratch: letting the layers adapt to the target is the first remedy."),
-    ("At dial 0.5 with feature extraction, set batch-norm statistics to reestimate",
-     ("the related source climbs back above scratch without training a single backbone weight: each frozen layer "
-     "now normalises its activations with the target's own statistics.")),
+    ("At dial 1 with feature extraction, set batch-norm statistics to reestimate",
+     ("the related source wins back part of what it lost without training a single backbone weight (each frozen "
+      "layer now normalises with the target's own statistics), though here not all the way to scratch.")),
     ("At dial 0, switch the strategy to fine-tuning",
      ("even the unrelated source now beats scratch: as a starting point its weights still help a little; it was "
-     "its frozen features that did not fit.")),
+      "its frozen features that did not fit.")),
 ]
