@@ -209,3 +209,21 @@ def test_charts_thin_long_series_and_label_frozen_groups():
     assert list(_charts.lr_bars(snap).data[0].text) == ["frozen", "1.0e-03"]
     csv = _charts.series_csv({"series": {"train_loss": ([1, 2], [0.5, 0.4]), "val_loss": ([2], [0.6])}})
     assert csv.splitlines() == ["step,train_loss,val_loss", "1,0.5,", "2,0.4,0.6"]
+
+
+def test_a_diverged_or_failed_run_shows_its_sentence_and_the_page_keeps_working():
+    """The live view draws ended runs from their snapshots: one sentence each, never a traceback."""
+    at = AppTest.from_string(
+        "from lessons import panel\n"
+        "def snap(status, message):\n"
+        "    return {'id': status, 'status': status, 'message': message, 'step': 37, 'steps': 200, 'groups': ['stem', 'head'],\n"
+        "            'series': {'train_loss': ([1, 2], [2.3, float('inf')])}, 'results': {}, 'warnings': ['a warning.'],\n"
+        "            'config': {}, 'elapsed': 1.0}\n"
+        "panel._draw('bad', {'big LR': snap('diverged', 'the loss became infinite at step 37 with LR 3: try a smaller learning rate.'),\n"
+        "                    'broken': snap('failed', 'training failed (RuntimeError: boom).')})\n",
+        default_timeout=TIMEOUT,
+    ).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [w.value for w in at.warning] == ["**big LR**: the loss became infinite at step 37 with LR 3: try a smaller learning rate."]
+    assert [e.value for e in at.error] == ["**broken**: training failed (RuntimeError: boom)."]
+    assert [i.value for i in at.info] == ["**big LR**: a warning.", "**broken**: a warning."]
