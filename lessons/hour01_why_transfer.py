@@ -21,7 +21,7 @@ strokes and shapes, from your own labelled images. With five labels per class th
 what it learned for a *target* problem. Two words make this precise:
 
 - A **domain** is the kind of inputs and how they are spread: the feature space 𝒳 and the distribution P(X)
-  (glyphs drawn in black on white, say).
+  (glyphs drawn as light strokes on a dark background, say).
 - A **task** is what we want from those inputs: the label space 𝒴 and the function f: 𝒳 → 𝒴 to learn
   (which of 200 glyph classes this is).
 
