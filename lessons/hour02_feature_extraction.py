@@ -86,7 +86,7 @@ for col, (label, (trainable, total)) in zip((c1, c2), counts.items()):
 snaps = panel.experiment(hour02.PAGE, configs)
 table = hour02.speed_table(snaps)
 if table:
-    st.markdown("**Step speed** (median of the live steps/s; both runs share the CPU while they train together)")
+    st.markdown("**Step speed** (median of the live steps/s; runs that train at the same time share the CPU)")
     st.dataframe(table, hide_index=True)
 
 panel.notice(hour02.NOTICE)

@@ -29,8 +29,9 @@ BASE = TrainConfig(
 # What the default experiment shows; tests/test_notice_hour02.py checks each one.
 NOTICE = [
     "In the head-only run the drift of **every backbone group stays exactly 0** (grey bars): only the head moves.",
-    ("The head-only run trains **1,290 of 242,474 parameters** (about 0.5%), so each step is cheaper: its progress "
-     "bar shows roughly **twice the steps per second** of the full fine-tune (no gradients flow into the backbone)."),
+    ("The head-only run trains **1,290 of 242,474 parameters** (about 0.5%) and computes no gradient for the "
+     "backbone, so each step needs **roughly half the compute** of a full fine-tuning step: compare the steps per "
+     "second in the table after the runs."),
     ("With only 5 labels per class the head alone reaches **over 90% test accuracy** (chance is 10%), and its "
      "validation accuracy **levels off early**: by step 75 it is within a few points of where it ends, because the "
      "features it reads cannot change."),
