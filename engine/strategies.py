@@ -63,7 +63,8 @@ def set_train_mode(model: nn.Module, groups: list[tuple[str, nn.Module]], flags:
 
 @torch.no_grad()
 def reestimate_bn(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
-    """Replace every BN layer's running statistics with the exact mean/var of `x` (the target)."""
+    """Replace every BN layer's running statistics with those of `x` (the target): the average of the
+    per-batch statistics, which is the exact mean of `x` when the batches are of equal size."""
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     saved = [(m.momentum, m.training) for m in bns]
     for m in bns:
