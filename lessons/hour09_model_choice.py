@@ -72,10 +72,10 @@ if rows:
 panel.notice(hour09.NOTICE)
 panel.try_this(
     [
-        ("Set labels per class to 50 and press Start", ("every model improves; compare how much of its gap ResNet-18 "
-         "closes. Capacity can only pay off once there is data to fill it.")),
+        ("Set labels per class to 50 and press Start", ("compare how much of its gap to the pretrained glyphnet "
+         "ResNet-18 closes: capacity can only pay off once there is data to fill it.")),
         ("Set labels per class to 1", ("the pretrained glyphnet keeps a clear lead over both scratch models; look at "
-         "the per-class table: some classes are now rarely predicted at all.")),
+         "the per-class table to see which classes suffer most.")),
         ("Change the seed and press Start a few times", ("the numbers move from seed to seed: a gap of one or two "
          "points between two models is within this noise, so compare over several seeds before choosing.")),
     ]

@@ -55,3 +55,9 @@ def test_helpers_on_a_hand_made_matrix():
     assert rows[0] == {"class": "a", "precision": round(5 / 6, 3), "recall": 0.625, "f1": round(2 * (5 / 6) * 0.625 / (5 / 6 + 0.625), 3), "support": 8}
     x, captions = hour09.pair_images(0, 2, per_class=2, n_classes=3)
     assert x.shape == (4, 3, 32, 32) and captions == ["glyph A", "glyph A", "glyph C", "glyph C"]
+
+
+def test_try_one_label_per_class_keeps_the_pretrained_lead():
+    acc = {label: run_experiment(cfg.replace(eval_every=cfg.steps))["test_accuracy"]
+           for label, cfg in hour09.default_configs(shots=1).items()}
+    assert acc[SMALL_PRE] - max(acc[BIG_SCRATCH], acc[SMALL_SCRATCH]) >= 0.15  # "a clear lead"
