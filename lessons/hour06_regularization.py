@@ -51,7 +51,7 @@ snaps = panel.experiment(hour06.PAGE, hour06.default_configs(dropout=cfg.dropout
 table = hour06.gap_table(snaps)
 if not table.empty:
     st.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c not in ("best step", "test accuracy")}
-                                    | {"test accuracy": "{:.1%}"}))
+                                    | {"test accuracy": "{:.1%}"}, na_rep="–"))
     st.caption("gap = validation loss minus training loss (mean of the last 10 steps) at the end; best step = where "
                "the validation loss was lowest; climbed = how far it rose again after that.")
 

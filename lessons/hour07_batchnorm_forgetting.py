@@ -59,7 +59,7 @@ table = hour07.forgetting_table(snaps)
 if table.empty:
     st.caption("Press Start: the source-task accuracy of each run is read every few steps from the start.")
 else:
-    st.dataframe(table.style.format("{:.1%}"))
+    st.dataframe(table.style.format("{:.1%}", na_rep="–"))
     st.caption("source = accuracy on held-out source-task glyphs with the original head (the forgetting meter); "
                "target = validation accuracy on the new classes.")
 
