@@ -129,6 +129,31 @@ def session_runs() -> list[dict]:
     return out
 
 
+def stored_runs(limit: int = 50) -> list[dict]:
+    """This student's runs in the run store (they survive reloads and restarts), newest first; [] without a store."""
+    try:
+        return _manager().history(owner_id(), limit=limit)
+    except Exception:
+        return []
+
+
+def stored_rows(runs: Sequence[Mapping]) -> list[dict]:
+    """One table row per stored run: when, page, what, how it ended."""
+    return [
+        {
+            "ended": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["ended"])) if r.get("ended") else "",
+            "page": r.get("page") or "",
+            "run": r.get("label") or "",
+            "status": r.get("status"),
+            "strategy": r.get("strategy"),
+            "labels/class": r.get("shots"),
+            "test accuracy": r.get("test_accuracy"),
+            "message": r.get("message") or "",
+        }
+        for r in runs
+    ]
+
+
 def latest(page_key: str) -> dict[str, dict]:
     """{label: snapshot} of this session's last experiment on the page, or {} before the first Start."""
     exp = st.session_state.get(_exp_key(page_key))

@@ -6,11 +6,16 @@ import streamlit as st
 from lessons import panel
 
 st.title("Your runs")
-st.caption("Every run you started in this browser tab, newest last. Pick two to overlay, or download one as CSV.")
+st.caption("Every run you started in this browser tab, newest last. Pick two to overlay, or download one as CSV. "
+           "Keep this page's address (it names you as a student) to come back to your runs later.")
 
 runs = [r for r in panel.session_runs() if r["snapshot"] is not None]
+earlier = [r for r in panel.stored_runs() if r["id"] not in {x["id"] for x in runs}]
+if earlier:
+    with st.expander(f"Earlier runs kept on the server ({len(earlier)}): before a reload or a server restart"):
+        st.dataframe(pd.DataFrame(panel.stored_rows(earlier)), hide_index=True)
 if not runs:
-    st.info("No runs yet: open a lesson in the sidebar and press **Start**.")
+    st.info("No runs in this tab yet: open a lesson in the sidebar and press **Start**.")
     st.stop()
 if any(r["snapshot"]["status"] in panel.LIVE for r in runs):
     st.caption("Some runs are still training: this page shows them as they were when it opened.")
