@@ -30,8 +30,9 @@ class PretrainRecipe:
     sample_stream: int = 7  # glyph render stream for the training samples (holdout uses 4)
 
 
-def pretrain(recipe: PretrainRecipe = PretrainRecipe(), out: Path | None = models.GLYPHNET_FILE, log=print) -> dict:
+def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = models.GLYPHNET_FILE, log=print) -> dict:
     """Train, evaluate on the held-out source split, write the state dict, checksum and card."""
+    recipe = recipe or PretrainRecipe()
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(recipe.threads)
     torch.use_deterministic_algorithms(True)
@@ -75,14 +76,18 @@ def _pretrain(recipe: PretrainRecipe, out: Path | None, log) -> dict:
     }
     log(f"source-task accuracy on {len(holdout)} held-out images: {acc:.3f}")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: v.contiguous() for k, v in model.state_dict().items()}
-        torch.save(state, out)
-        card["sha256"] = models.file_sha256(out)
-        out.with_suffix(".sha256").write_text(f"{card['sha256']}  {out.name}\n")
-        out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-        log(f"wrote {out.name} ({out.stat().st_size / 1e6:.2f} MB), sha256 {card['sha256'][:16]}...")
+        write_checkpoint(model, out, card, log)
     return card
+
+
+def write_checkpoint(model: nn.Module, out: Path, card: dict, log=print) -> None:
+    """Save a shipped backbone: the state dict, its sha256 file and its card (adds card['sha256'])."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    card["sha256"] = models.file_sha256(out)
+    out.with_suffix(".sha256").write_text(f"{card['sha256']}  {out.name}\n")
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    log(f"wrote {out.name} ({out.stat().st_size / 1e6:.2f} MB), sha256 {card['sha256'][:16]}...")
 
 
 @torch.no_grad()

@@ -12,7 +12,6 @@ whatever it does to a glyph target is transfer from an unrelated source.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -105,12 +104,9 @@ def _pretrain(recipe: UnrelatedRecipe, out: Path | None, log) -> dict:
     }
     log(f"colour-field accuracy on {len(hold_y)} held-out images: {acc:.3f}")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, out)
-        card["sha256"] = models.file_sha256(out)
-        out.with_suffix(".sha256").write_text(f"{card['sha256']}  {out.name}\n")
-        out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-        log(f"wrote {out.name} ({out.stat().st_size / 1e6:.2f} MB)")
+        from engine.pretrain import write_checkpoint
+
+        write_checkpoint(model, out, card, log)
     return card
 
 
