@@ -135,3 +135,14 @@ def page(browser):
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Runs in a test share a few cores with other work: one intra-op thread avoids oversubscription."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

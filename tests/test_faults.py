@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import torch
 
 from engine import models
 from engine.config import ConfigError, TrainConfig
@@ -22,13 +21,7 @@ TINY = TrainConfig(weights="scratch", n_classes=3, shots=2, batch_size=6, steps=
 BYSTANDER = TINY.replace(seed=11)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Runs here share a few cores with other work: one intra-op thread avoids oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # from conftest
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import threading
 import weakref
 
 import pytest
-import torch
 
 from engine.config import TrainConfig
 from engine.loadtest import rss_mb, run_loadtest
@@ -22,12 +21,7 @@ TINY = TrainConfig(weights="scratch", n_classes=3, shots=2, batch_size=6, steps=
 MEMORY_SLACK_MB = 32  # allocator noise; the runs themselves are checked exactly with weak references
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # from conftest
 
 
 def config_of(student: int, k: int) -> TrainConfig:

@@ -8,7 +8,6 @@ import time
 import weakref
 
 import pytest
-import torch
 
 from engine.config import ConfigError, TrainConfig
 from engine.manager import PAUSED_TOO_LONG, RunManager
@@ -36,13 +35,7 @@ class Gate(Callback):
     run = None
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Runs here share a few cores with other work: one intra-op thread avoids oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # from conftest
 
 
 def wait_until(cond, timeout=30.0):
