@@ -54,8 +54,7 @@ st.markdown(
     "a new head learns, so each run shows exactly what its source's features are worth here."
 )
 cfg = panel.controls(PAGE, hour08.BASE, hour08.KNOBS)
-if (cfg.backbone, cfg.dataset) != ("glyphnet", "glyphs"):
-    st.caption("The domain-shift dial belongs to the glyph world, so this page always uses it; the sidebar's choice applies elsewhere.")
+panel.glyph_world_only(cfg, "The domain-shift dial belongs to the glyph world, so this page always uses it")
 snaps = panel.experiment(PAGE, hour08.default_configs(cfg))
 
 results = {label: (s.get("results") or {}) for label, s in snaps.items()}

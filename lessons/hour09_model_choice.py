@@ -43,8 +43,7 @@ st.markdown(
     "download), and glyphnet from scratch, so you can tell size and pretraining apart."
 )
 cfg = panel.controls(PAGE, hour09.BASE, hour09.KNOBS)
-if (cfg.backbone, cfg.dataset) != ("glyphnet", "glyphs"):
-    st.caption("This page always compares these three models on the glyph world; the sidebar's choice applies elsewhere.")
+panel.glyph_world_only(cfg, "This page always compares these three models on the glyph world")
 snaps = panel.experiment(PAGE, hour09.default_configs(cfg))
 
 results = {label: (s.get("results") or {}) for label, s in snaps.items()}

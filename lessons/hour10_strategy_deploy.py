@@ -49,8 +49,7 @@ st.markdown(
     "at many labels per class (four runs, all with the same steps, LR and seed)."
 )
 cfg = panel.controls(PAGE, hour10.BASE, hour10.KNOBS)
-if (cfg.backbone, cfg.dataset) != ("glyphnet", "glyphs"):
-    st.caption("The grid always uses glyphnet on the glyph world here, so the exported model can be tried on a glyph picture.")
+panel.glyph_world_only(cfg, "The grid always uses glyphnet on the glyph world here, so the exported model can be tried on a glyph picture")
 lo, hi = st.select_slider(
     "Labels per class: the two columns of the grid", hour10.SHOT_CHOICES, value=(hour10.SHOTS[0], hour10.SHOTS[1]),
     key=f"{PAGE}:grid_shots", help="The grid runs each strategy at these two amounts of labelled data.",

@@ -82,6 +82,12 @@ def controls(page_key: str, base: TrainConfig, knobs: Sequence[str] | Mapping[st
     return base.replace(**changes)
 
 
+def glyph_world_only(cfg: TrainConfig, why: str) -> None:
+    """For pages that always train glyphnet on the glyph world: say so when the sidebar chose otherwise."""
+    if (cfg.backbone, cfg.dataset) != ("glyphnet", "glyphs"):
+        st.caption(f"{why}; the sidebar's choice of data and model applies on the other pages.")
+
+
 # ---- session bookkeeping ----------------------------------------------------------------------
 
 
