@@ -65,6 +65,9 @@ class Trainer:
         self.cuda_fast = self.device.type == "cuda"
         if self.cuda_fast:
             self.model = self.model.to(memory_format=torch.channels_last)
+            # same seed, same GPU: the same loss series (cuDNN's autotuner and atomics-based kernels would vary it)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
         self.source_head = built.source_head.to(self.device) if built.source_head is not None else None
         if self.source_head is not None:
             self.source_head.requires_grad_(False)

@@ -32,7 +32,10 @@ def test_target_task_splits_and_class_ids_are_new():
     task = data.load_task(TrainConfig(shots=3, n_classes=4))
     assert task.train.x.shape == (12, 3, 32, 32) and task.train.y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert len(task.val) == 4 * data.VAL_PER_CLASS and len(task.test) == 4 * data.TEST_PER_CLASS
-    assert len(task.source) == data.N_SOURCE_CLASSES * data.SOURCE_HOLDOUT_PER_CLASS
+    assert len(task.source) == data.N_SOURCE_CLASSES * data.FORGETTING_PER_CLASS == 200
+    assert task.source.y.tolist() == list(range(data.N_SOURCE_CLASSES))  # one image of every source class
+    held_out = data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4)  # the split the backbone's card was scored on
+    assert torch.equal(task.source.x, held_out.x[:: data.SOURCE_HOLDOUT_PER_CLASS])
     assert min(data.target_class_ids(26)) >= data.N_SOURCE_CLASSES
     assert task.classes == ["glyph A", "glyph B", "glyph C", "glyph D"]
 
