@@ -7,6 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from engine.device import to_device
+
 ROTATION_DEG = 15.0
 SHIFT = 0.1  # fraction of the image
 SCALE = (0.9, 1.1)
@@ -16,7 +18,7 @@ NOISE = 0.05
 def random_affine_noise(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(B, C, H, W) -> the same batch, each image moved a little; randomness from `generator`."""
     b = x.shape[0]
-    r = lambda *shape: torch.rand(*shape, generator=generator).to(x.device)  # noqa: E731
+    r = lambda *shape: to_device(torch.rand(*shape, generator=generator), x.device)
     angle = (r(b) * 2 - 1) * math.radians(ROTATION_DEG)
     scale = SCALE[0] + (SCALE[1] - SCALE[0]) * r(b)
     shift = (r(b, 2) * 2 - 1) * SHIFT * 2  # affine_grid works in [-1, 1] units
@@ -24,6 +26,6 @@ def random_affine_noise(x: torch.Tensor, generator: torch.Generator) -> torch.Te
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, align_corners=False, padding_mode="border")
-    noise = torch.randn(x.shape, generator=generator).to(x.device) * NOISE
+    noise = to_device(torch.randn(x.shape, generator=generator), x.device) * NOISE
     # clamp to the batch's own range: [0, 1] for glyphs, the normalised range for ImageNet inputs
-    return (out + noise).clamp(float(x.min()), float(x.max()))
+    return torch.clamp(out + noise, x.min(), x.max())  # tensor bounds: no wait for a GPU

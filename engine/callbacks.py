@@ -48,24 +48,54 @@ class L2SP(Callback):
 EXPLODED_LOSS = 1e4  # a cross-entropy this large means the weights have blown up
 
 
-class DivergenceGuard(Callback):
-    """Stops the run the moment the loss is not a finite number, saying where and at which LR."""
+class LossReader(Callback):
+    """Logs the train loss of every step and ends the run as diverged the moment it is not a finite number
+    (or has exploded), naming the step and the LR.
 
-    order = 100
+    Losses stay on the device until read: every step on a CPU (before that step's update), every
+    `t.read_every` steps on a GPU, in one transfer, since each read waits for the GPU. There a bad loss may be
+    found up to read_every - 1 steps late (milliseconds); the message still names the step it happened at."""
+
+    order = 100  # after_loss: after anything that changes the loss (L2-SP)
+
+    def before_fit(self, t: Trainer) -> None:
+        self.pending: list[tuple[int, torch.Tensor, float]] = []  # (step, loss on the device, LR then)
 
     def after_loss(self, t: Trainer) -> None:
-        value = float(t.loss.detach())
-        if not math.isfinite(value):
-            lr = max(t.current_lrs())
-            what = "infinite" if math.isinf(value) else "not a number (NaN)"
-            raise Diverged(f"the loss became {what} at step {t.step + 1} with LR {lr:.3g}: try a smaller learning rate.")
-        if value > EXPLODED_LOSS:  # still finite, but no run comes back from here (e.g. an LR of 1e6)
-            lr = max(t.current_lrs())
-            raise Diverged(f"the loss exploded to {value:.3g} at step {t.step + 1} with LR {lr:.3g}: try a smaller learning rate.")
+        self.pending.append((t.step + 1, t.loss.detach(), max(t.current_lrs(), default=0.0)))
+        if len(self.pending) >= t.read_every:
+            self._read(t)
+
+    def after_step(self, t: Trainer) -> None:
+        if t.step >= t.config.steps and self.pending:  # the last step: nothing may stay unread
+            self._read(t)
+
+    def after_train(self, t: Trainer) -> None:
+        if self.pending and t.status != "diverged":  # stopped between reads: keep what is finite
+            try:
+                self._read(t)
+            except Diverged:
+                pass
+
+    def read_now(self, t: Trainer) -> None:
+        """Read the losses still on the device (a run about to pause calls this)."""
+        if self.pending:
+            self._read(t)
+
+    def _read(self, t: Trainer) -> None:
+        pending, self.pending = self.pending, []
+        values = torch.stack([loss.float() for _, loss, _ in pending]).tolist()
+        for (step, _, lr), value in zip(pending, values):
+            if not math.isfinite(value):
+                what = "infinite" if math.isinf(value) else "not a number (NaN)"
+                raise Diverged(f"the loss became {what} at step {step} with LR {lr:.3g}: try a smaller learning rate.")
+            if value > EXPLODED_LOSS:  # still finite, but no run comes back from here (e.g. an LR of 1e6)
+                raise Diverged(f"the loss exploded to {value:.3g} at step {step} with LR {lr:.3g}: try a smaller learning rate.")
+            t.log.add("train_loss", step, value)
 
 
 class StepLogger(Callback):
-    """Train loss every step; steps per second (smoothed) every log_every steps."""
+    """Steps per second (smoothed) every log_every steps."""
 
     def before_fit(self, t: Trainer) -> None:
         self.last = time.perf_counter()
@@ -75,7 +105,6 @@ class StepLogger(Callback):
         now = time.perf_counter()
         dt, self.last = now - self.last, now
         self.rate = 1 / dt if self.rate == 0 else 0.9 * self.rate + 0.1 / max(dt, 1e-9)
-        t.log.add("train_loss", t.step, float(t.loss.detach()))
         if t.step % t.config.log_every == 0:
             t.log.add("steps_per_second", t.step, self.rate)
 
@@ -102,8 +131,8 @@ class LayerStats(Callback):
             values[f"drift/{name}"] = d
             values[f"trainable/{name}"] = float(on)
         if with_update and self.prev is not None:
-            for name, ps, prev in zip(t.group_names, t.group_params, self.prev):
-                values[f"update/{name}"] = metrics.relative_distance(ps, prev)
+            for name, u in zip(t.group_names, metrics.relative_distances(t.group_params, self.prev)):
+                values[f"update/{name}"] = u
             self.prev = None
         t.log.add_many(t.step, values)
 
@@ -207,7 +236,7 @@ class Results(Callback):
 
 def default_callbacks(config) -> list[Callback]:
     """The listeners every run gets, plus those its config switches on."""
-    cbs: list[Callback] = [ScheduleLR(), DivergenceGuard(), StepLogger(), LayerStats(), Evaluator(), Results()]
+    cbs: list[Callback] = [ScheduleLR(), LossReader(), StepLogger(), LayerStats(), Evaluator(), Results()]
     if config.gradual_unfreeze:
         cbs.append(GradualUnfreeze())
     if config.l2sp > 0:

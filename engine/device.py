@@ -41,3 +41,11 @@ def configure_threads(concurrent_runs: int = 1) -> int:
     n = max(1, (os.cpu_count() or 1) // max(1, concurrent_runs))
     torch.set_num_threads(n)
     return n
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`t` on `device`. To a GPU through pinned memory without blocking, so Python need not wait for the GPU
+    to finish its queued work before sending the next batch's indices."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)

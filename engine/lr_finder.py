@@ -56,7 +56,7 @@ class LRFinder(Callback):
     """
 
     order = -5  # before_step after ScheduleLR (-10), so the sweep's LR is the one used;
-    # after_loss before DivergenceGuard (100), so an infinite loss ends the sweep, not the run
+    # after_loss before LossReader (100), so an infinite loss ends the sweep, not the run
 
     def __init__(self, start: float = START_LR, end: float = END_LR, beta: float = SMOOTHING, blowup: float = BLOWUP):
         self.start, self.end, self.beta, self.blowup = start, end, beta, blowup

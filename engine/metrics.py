@@ -53,11 +53,21 @@ def flat_params(module: nn.Module) -> list[torch.Tensor]:
 @torch.no_grad()
 def relative_distance(params: list[torch.Tensor], refs: list[torch.Tensor]) -> float:
     """||W - W_ref|| / ||W_ref|| over all tensors of a group together (0 when W_ref is all zero)."""
-    if not params:
-        return 0.0
-    num = torch.stack([(p - r).pow(2).sum() for p, r in zip(params, refs)]).sum()
-    den = torch.stack([r.pow(2).sum() for r in refs]).sum()
-    return float((num / den).sqrt()) if float(den) > 0 else 0.0
+    return relative_distances([params], [refs])[0]
+
+
+@torch.no_grad()
+def relative_distances(groups: list[list[torch.Tensor]], refs: list[list[torch.Tensor]]) -> list[float]:
+    """relative_distance of every group, computed on the weights' device and read back in one transfer
+    (on a GPU each separate read would wait for the device)."""
+    first = next((p for ps in groups for p in ps), None)
+    if first is None:
+        return [0.0] * len(groups)
+    zero = torch.zeros((), device=first.device)
+    nums = [torch.stack([(p - r).pow(2).sum() for p, r in zip(ps, rs)]).sum() if ps else zero for ps, rs in zip(groups, refs)]
+    dens = [torch.stack([r.pow(2).sum() for r in rs]).sum() if rs else zero for rs in refs]
+    num, den = torch.stack(nums), torch.stack(dens)
+    return torch.where(den > 0, (num / den).sqrt(), zero).tolist()
 
 
 EVAL_BATCH = {"cpu": 64}  # a CPU scores small batches fastest (they stay in cache); a GPU wants large ones

@@ -7,11 +7,11 @@ so no code elsewhere hard-codes a layer index.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 import math
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -98,8 +98,8 @@ def register(spec: BackboneSpec) -> BackboneSpec:
 
 def get_spec(name: str) -> BackboneSpec:
     if name not in BACKBONES:
+        import engine.realmodels
         import engine.unrelated  # noqa: F401  (registers glyphnet_unrelated, the unrelated source of Hour 8)
-        import engine.realmodels  # noqa: F401  (registers the torchvision backbones)
     if name not in BACKBONES:
         raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}.")
     return BACKBONES[name]

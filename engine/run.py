@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from engine.callbacks import default_callbacks
 from engine.config import ConfigError, TrainConfig
@@ -24,7 +24,7 @@ class _Control(Callback):
 
     order = -100
 
-    def __init__(self, run: "Run"):
+    def __init__(self, run: Run):
         self.run = run
 
     def before_step(self, t: Trainer) -> None:
@@ -32,6 +32,10 @@ class _Control(Callback):
         if r._stop.is_set():
             raise CancelFit("stopped")
         if not r._resume.is_set():
+            for cb in t.callbacks:  # a paused chart shows every step so far (a GPU reads losses in batches)
+                read_now = getattr(cb, "read_now", None)
+                if read_now is not None:
+                    read_now(t)
             r._set_status("paused")
             while not r._resume.wait(0.05):
                 if r._stop.is_set():
@@ -42,7 +46,7 @@ class _Control(Callback):
 class Run:
     """Trains `config` on a daemon thread. Thread-safe to read from any other thread."""
 
-    def __init__(self, config: TrainConfig, owner: str = "", on_end: Callable[["Run"], None] | None = None,
+    def __init__(self, config: TrainConfig, owner: str = "", on_end: Callable[[Run], None] | None = None,
                  extra_callbacks: list[Callback] | None = None):
         self.id = uuid.uuid4().hex[:12]
         self.config = config
@@ -68,7 +72,7 @@ class Run:
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------------
-    def start(self) -> "Run":
+    def start(self) -> Run:
         """Begin training on a new thread. Calling it twice does nothing the second time."""
         with self._lock:
             if self._started.is_set():

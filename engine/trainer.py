@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import augment, metrics, strategies
+from engine import device as devices
 from engine.config import TrainConfig
 from engine.data import Task, load_task
 from engine.device import pick_device
@@ -46,7 +47,7 @@ class Callback:
         raise AttributeError(name)
 
 
-def _noop(trainer: "Trainer") -> None:
+def _noop(trainer: Trainer) -> None:
     return None
 
 
@@ -95,7 +96,11 @@ class Trainer:
             )
         if config.bn_mode == "reestimate":
             strategies.reestimate_bn(self.model, self.train_x)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)  # on the CPU: the same batches on every device
+        # A GPU works ahead of Python; reading a number back waits for it. So there the loss is read every
+        # log_every steps in one transfer (callbacks.LossReader); a CPU has nothing to wait for: every step.
+        self.read_every = 1 if self.device.type == "cpu" else config.log_every
+        self._device_splits: dict[int, tuple] = {}
         self.log = metrics.MetricLog()
         self.callbacks = sorted(callbacks or [], key=lambda c: c.order)
         self.step = 0
@@ -116,7 +121,7 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randperm(self.train_y.shape[0], generator=self.generator)[: self.batch_size].to(self.device)
+        idx = devices.to_device(torch.randperm(self.train_y.shape[0], generator=self.generator)[: self.batch_size], self.device)
         xb = self.train_x[idx]  # (B, 3, H, W)
         if self.config.augment:
             xb = augment.random_affine_noise(xb, self.generator)
@@ -165,7 +170,7 @@ class Trainer:
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, split) -> tuple[float, float, torch.Tensor]:
         """(loss, accuracy, predictions) on a split, in eval mode, without gradients."""
-        x, y = split.x.to(self.device), split.y.to(self.device)
+        x, y = self.on_device(split)
         logits = metrics.predict(self.model, x)
         loss = float(F.cross_entropy(logits, y)) if y.numel() else math.nan
         return loss, metrics.accuracy(logits, y), logits.argmax(1)
@@ -176,14 +181,25 @@ class Trainer:
             return None
         head, self.model.head = self.model.head, self.source_head
         try:
-            logits = metrics.predict(self.model, self.task.source.x.to(self.device))
+            x, y = self.on_device(self.task.source)
+            logits = metrics.predict(self.model, x)
         finally:
             self.model.head = head
-        return metrics.accuracy(logits, self.task.source.y.to(self.device))
+        return metrics.accuracy(logits, y)
+
+    def on_device(self, split) -> tuple[torch.Tensor, torch.Tensor]:
+        """An evaluation split's images and labels on the training device, copied there once per run."""
+        hit = self._device_splits.get(id(split))
+        if hit is None or hit[0] is not split:
+            x = devices.to_device(split.x, self.device)
+            if self.cuda_fast:
+                x = x.contiguous(memory_format=torch.channels_last)
+            hit = self._device_splits[id(split)] = (split, x, devices.to_device(split.y, self.device))
+        return hit[1], hit[2]
 
     def drift(self) -> list[float]:
         """||W - W0|| / ||W0|| per group."""
-        return [metrics.relative_distance(ps, a) for ps, a in zip(self.group_params, self.anchors)]
+        return metrics.relative_distances(self.group_params, self.anchors)
 
     def param_counts(self) -> tuple[int, int]:
         total = sum(p.numel() for p in self.model.parameters())

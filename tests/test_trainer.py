@@ -8,7 +8,7 @@ import pytest
 from engine.config import ConfigError, TrainConfig
 from engine.experiment import make_trainer, run_experiment
 from engine.run import Run
-from engine.trainer import EVENTS, Callback
+from engine.trainer import EVENTS, Callback, CancelFit
 
 TINY = dict(steps=6, eval_every=3, log_every=2, shots=2, batch_size=8)
 
@@ -131,9 +131,14 @@ def test_stop_takes_effect_before_the_next_step():
     assert run.results["test_accuracy"] is not None  # a stopped run is still evaluated
 
 
+class ReadLikeAGpu(Callback):
+    def before_fit(self, t):
+        t.read_every = 4  # losses read in batches, as on a GPU
+
+
 def test_pause_holds_the_step_and_resume_continues():
     gate = Gate(at=2)
-    run = Run(TrainConfig(steps=5, eval_every=5, shots=2, batch_size=8), extra_callbacks=[gate]).start()
+    run = Run(TrainConfig(steps=5, eval_every=5, shots=2, batch_size=8), extra_callbacks=[gate, ReadLikeAGpu()]).start()
     assert gate.reached.wait(60)
     run.pause()
     gate.go.set()
@@ -143,6 +148,7 @@ def test_pause_holds_the_step_and_resume_continues():
         threading.Event().wait(0.05)
     assert run.snapshot()["status"] == "paused"
     assert run.snapshot()["step"] == 2
+    assert run.snapshot()["series"]["train_loss"][0] == [1, 2]  # read before pausing, though 4 were not yet due
     threading.Event().wait(0.3)
     assert run.snapshot()["step"] == 2  # nothing trains while paused
     run.resume()
@@ -174,3 +180,41 @@ def test_early_stopping_restores_the_best_step():
     assert res["steps"] < 300
     assert res["message"].startswith("early stopping at step ")
     assert res["best_step"] < res["steps"]
+
+
+def test_a_gpu_reads_losses_in_batches_with_the_same_series_and_the_exact_divergence_step():
+    """On a GPU losses are read every log_every steps (trainer.read_every); forced here on the CPU."""
+    every_step = make_trainer(TrainConfig(seed=5, **TINY))
+    every_step.fit()
+    batched = make_trainer(TrainConfig(seed=5, **TINY))
+    batched.read_every = 4  # steps 1-4 read at step 4, steps 5-6 at the last step
+    batched.fit()
+    assert batched.log.snapshot()["train_loss"] == every_step.log.snapshot()["train_loss"]
+
+    class PoisonAtStep(Callback):
+        order = 50
+
+        def after_loss(self, t):
+            if t.step == 1:
+                t.loss = t.loss * math.nan
+
+    t = make_trainer(TrainConfig(lr=0.01, optimizer="sgd", **TINY), [PoisonAtStep()])
+    t.read_every = 4
+    res = t.fit()
+    assert res["status"] == "diverged"
+    assert res["message"] == "the loss became not a number (NaN) at step 2 with LR 0.01: try a smaller learning rate."
+    assert t.step == 3  # found when step 4's loss was read, before its update
+    assert t.log.snapshot()["train_loss"][0] == [1]
+
+
+def test_a_run_stopped_between_reads_keeps_its_last_losses():
+    class StopAfterStep(Callback):
+        def after_step(self, t):
+            if t.step == 5:
+                raise CancelFit()
+
+    t = make_trainer(TrainConfig(seed=5, **TINY), [StopAfterStep()])
+    t.read_every = 4
+    res = t.fit()
+    assert res["status"] == "stopped"
+    assert t.log.snapshot()["train_loss"][0] == [1, 2, 3, 4, 5]
