@@ -118,7 +118,7 @@ class LayerStats(Callback):
 
     def before_step(self, t: Trainer) -> None:
         if (t.step + 1) % t.config.log_every == 0:  # the coming step will be logged: keep W_{t-1}
-            self.prev = [[p.detach().clone() for p in ps] for ps in t.group_params]
+            self.prev = [list(torch._foreach_mul([p.detach() for p in ps], 1.0)) if ps else [] for ps in t.group_params]  # fused copy
 
     def after_step(self, t: Trainer) -> None:
         if t.step % t.config.log_every == 0:

@@ -50,12 +50,26 @@ class TransferNet(nn.Module):
         return f"TransferNet[{' -> '.join(parts)}]"
 
 
+class SeededDropout(nn.Dropout):
+    """nn.Dropout drawing its masks from the run's own generator (`self.generator`, set by the trainer), so a
+    run's dropout does not depend on what else the server drew from torch's one global generator before it
+    or on another thread meanwhile. Without a generator it is plain nn.Dropout."""
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.generator is None:
+            return super().forward(x)
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=torch.float32) >= self.p
+        return x * keep / (1 - self.p)
+
+
 def make_head(feature_dim: int, n_classes: int, kind: str = "linear", dropout: float = 0.0) -> nn.Module:
     """A new classifier: linear, or a small MLP; dropout sits before the last linear layer."""
     if kind == "linear":
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, n_classes))
+        return nn.Sequential(SeededDropout(dropout), nn.Linear(feature_dim, n_classes))
     if kind == "mlp":
-        return nn.Sequential(nn.Linear(feature_dim, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_classes))
+        return nn.Sequential(nn.Linear(feature_dim, 128), nn.ReLU(), SeededDropout(dropout), nn.Linear(128, n_classes))
     raise ConfigError(f"unknown head {kind!r}; choose linear or mlp.")
 
 

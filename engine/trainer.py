@@ -17,7 +17,7 @@ from engine import device as devices
 from engine.config import TrainConfig
 from engine.data import Task, load_task
 from engine.device import pick_device
-from engine.models import build_model
+from engine.models import SeededDropout, build_model
 
 EVENTS = ("before_fit", "before_step", "after_loss", "after_step", "after_eval", "after_train", "after_fit")
 # after_train: the loop has ended (final evaluation happens here); after_fit: gather results
@@ -97,6 +97,9 @@ class Trainer:
         if config.bn_mode == "reestimate":
             strategies.reestimate_bn(self.model, self.train_x)
         self.generator = torch.Generator().manual_seed(config.seed)  # on the CPU: the same batches on every device
+        for m in self.model.modules():  # dropout masks from the run's own seed, never the process-wide generator
+            if isinstance(m, SeededDropout):
+                m.generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         # A GPU works ahead of Python; reading a number back waits for it. So there the loss is read every
         # log_every steps in one transfer (callbacks.LossReader); a CPU has nothing to wait for: every step.
         self.read_every = 1 if self.device.type == "cpu" else config.log_every

@@ -76,6 +76,8 @@ def test_head_only_steps_are_cheaper(runs):
     assert all(p.grad is None for p in feature_model.body.parameters())
     assert all(p.grad is not None for p in finetune_model.body.parameters())
     # how much: CPU time per step, as a ratio (never a time); about 1.8 measured
+    if runs[hour02.FEATURE][0]["device"] != "cpu":
+        pytest.skip("the page claims the speed-up on a CPU only (on a GPU this small network is launch-bound)")
     feature_cost, finetune_cost = runs[hour02.FEATURE][2], runs[hour02.FINETUNE][2]
     assert finetune_cost > 1.3 * feature_cost, (feature_cost, finetune_cost)
 
