@@ -79,7 +79,7 @@ class Trainer:
         self.base_lrs = strategies.base_lrs(config, len(self.groups))
         self.flags = strategies.trainable_flags(config, len(self.groups), step=0)
         strategies.set_trainable(self.groups, self.flags)
-        self.optimizer = strategies.make_optimizer(config, self.groups, self.base_lrs)
+        self.optimizer = strategies.make_optimizer(config, self.groups, self.base_lrs, fused=self.cuda_fast)
 
         self.train_x, self.train_y = self.task.train.x.to(self.device), self.task.train.y.to(self.device)
         if self.cuda_fast:

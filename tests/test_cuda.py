@@ -28,6 +28,7 @@ def test_training_runs_on_the_gpu_in_channels_last_with_a_finite_loss():
     res = t.fit()
     assert res["status"] == "finished" and res["device"].startswith("cuda")
     assert all(p.device.type == "cuda" for p in t.model.parameters())
+    assert t.optimizer.defaults["fused"] is True  # one update kernel per layer group
     conv = next(m for m in t.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     losses = t.log.snapshot()["train_loss"][1]
@@ -83,6 +84,13 @@ def test_a_run_thread_on_the_gpu_stops_when_asked():
     run.stop()
     assert run.wait(30)
     assert run.status == "stopped"
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+def test_every_optimizer_trains_on_the_gpu(optimizer):
+    lr = 0.05 if optimizer in ("sgd", "momentum", "nesterov", "adagrad") else 1e-3
+    res = run_experiment(TrainConfig(optimizer=optimizer, lr=lr, **TINY))
+    assert res["status"] == "finished" and res["train_loss"] < 1.0  # from about 2.3 (10 classes)
 
 
 def test_resnet18_fine_tunes_on_the_gpu():
