@@ -6,6 +6,7 @@ The loop knows nothing about its output: it never prints, plots or calls a UI.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 
@@ -104,6 +105,7 @@ class Trainer:
         # log_every steps in one transfer (callbacks.LossReader); a CPU has nothing to wait for: every step.
         self.read_every = 1 if self.device.type == "cpu" else config.log_every
         self._device_splits: dict[int, tuple] = {}
+        self._eval_copy: torch.nn.Module | None = None
         self.log = metrics.MetricLog()
         self.callbacks = sorted(callbacks or [], key=lambda c: c.order)
         self.step = 0
@@ -174,7 +176,7 @@ class Trainer:
     def evaluate(self, split) -> tuple[float, float, torch.Tensor]:
         """(loss, accuracy, predictions) on a split, in eval mode, without gradients."""
         x, y = self.on_device(split)
-        logits = metrics.predict(self.model, x)
+        logits = metrics.predict(self.eval_model(), x)
         loss = float(F.cross_entropy(logits, y)) if y.numel() else math.nan
         return loss, metrics.accuracy(logits, y), logits.argmax(1)
 
@@ -182,20 +184,33 @@ class Trainer:
         """Accuracy of the current backbone + the original pretrained head on held-out source data."""
         if self.source_head is None or self.task.source is None:
             return None
-        head, self.model.head = self.model.head, self.source_head
+        model = self.eval_model()
+        head, model.head = model.head, self.source_head
         try:
             x, y = self.on_device(self.task.source)
-            logits = metrics.predict(self.model, x)
+            logits = metrics.predict(model, x)
         finally:
-            self.model.head = head
+            model.head = head
         return metrics.accuracy(logits, y)
+
+    def eval_model(self) -> torch.nn.Module:
+        """The network to score with. On a CPU: a channels-last copy holding the current weights, which scores
+        about twice as fast as the training layout there (training keeps its layout: its numbers stay as
+        they were). On a GPU the model itself, already channels-last."""
+        if self.device.type != "cpu":
+            return self.model
+        if self._eval_copy is None:
+            self._eval_copy = copy.deepcopy(self.model).to(memory_format=torch.channels_last)
+        else:
+            self._eval_copy.load_state_dict(self.model.state_dict())
+        return self._eval_copy
 
     def on_device(self, split) -> tuple[torch.Tensor, torch.Tensor]:
         """An evaluation split's images and labels on the training device, copied there once per run."""
         hit = self._device_splits.get(id(split))
         if hit is None or hit[0] is not split:
             x = devices.to_device(split.x, self.device)
-            if self.cuda_fast:
+            if self.device.type in ("cpu", "cuda") and x.dim() == 4:  # the layout eval_model scores in
                 x = x.contiguous(memory_format=torch.channels_last)
             hit = self._device_splits[id(split)] = (split, x, devices.to_device(split.y, self.device))
         return hit[1], hit[2]
