@@ -127,7 +127,7 @@ def glyph_task(config: TrainConfig, _arg: str = "") -> Task:
         raise ConfigError(f"the glyph target has at most {len(TARGET_NAMES)} classes (got {config.n_classes}).")
     ids = target_class_ids(config.n_classes)
     amount, size = config.domain_shift, config.image_size
-    return Task(
+    task = Task(
         name=f"glyphs ({config.n_classes} new classes, shift {amount:g})",
         classes=[f"glyph {TARGET_NAMES[k]}" for k in range(config.n_classes)],
         train=_glyph_split(ids, config.shots, 1_000 + config.seed, amount, size),
@@ -135,6 +135,29 @@ def glyph_task(config: TrainConfig, _arg: str = "") -> Task:
         test=_glyph_split(ids, TEST_PER_CLASS, 3, amount, size),
         source=forgetting_split(size),
     )
+    return _normalised_for(config.backbone, task)
+
+
+def _normalised_for(backbone: str, task: Task) -> Task:
+    """An ImageNet backbone expects its inputs normalised as in ImageNet training (the weights' own mean and
+    std): glyphs for it are normalised the same way, and displayed un-normalised. Other backbones: as is.
+    The cached [0, 1] splits are not changed; the normalised ones are new tensors."""
+    from engine.models import get_spec
+
+    if not get_spec(backbone).extra.get("imagenet"):
+        return task
+    from engine.realmodels import transforms
+
+    t = transforms(backbone, task.train.x.shape[-1])
+    mean, std = torch.tensor(t.mean).view(1, 3, 1, 1), torch.tensor(t.std).view(1, 3, 1, 1)
+
+    def norm(split: Split) -> Split:
+        return Split((split.x - mean) / std, split.y)
+
+    task.train, task.val, task.test = norm(task.train), norm(task.val), norm(task.test)
+    task.source = None  # the glyph source task is not what an ImageNet backbone was pretrained on
+    task.to_display = lambda x: (x.float() * std.to(x.device) + mean.to(x.device)).clamp(0, 1)
+    return task
 
 
 def sample_grid(amounts: list[float], per_class: int = 1, n_classes: int = 6, size: int = 32) -> dict[float, torch.Tensor]:

@@ -73,3 +73,16 @@ def test_too_many_glyph_classes_is_one_sentence():
 def test_unknown_dataset_names_the_known_ones():
     with pytest.raises(ConfigError, match=r"^unknown dataset 'imagenet21k'; known: .*glyphs"):
         data.load_task(TrainConfig(dataset="imagenet21k"))
+
+
+def test_glyphs_for_an_imagenet_backbone_are_normalised_like_imagenet_and_shown_as_drawn():
+    plain = data.load_task(TrainConfig(shots=2, n_classes=3))
+    before = plain.train.x.clone()
+    task = data.load_task(TrainConfig(backbone="resnet18", weights="scratch", shots=2, n_classes=3))
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)  # ImageNet's, as in torchvision's weights
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    assert torch.allclose(task.train.x, (plain.train.x - mean) / std)
+    assert torch.allclose(task.test.x, (plain.test.x - mean) / std)
+    assert torch.allclose(task.to_display(task.val.x), plain.val.x, atol=1e-6)
+    assert torch.equal(plain.train.x, before)  # the cached glyph splits are untouched
+    assert task.source is None  # no glyph forgetting meter for an ImageNet backbone
