@@ -106,6 +106,27 @@ def row_from_snapshot(snap: dict, owner: str, created: float | None = None) -> t
     return row, snap.get("series") or {}
 
 
+def as_snapshot(record: dict) -> dict:
+    """A stored run (RunStore.get / runs_of_owner with series) in the shape of Run.snapshot(), so the pages'
+    charts and CSV export draw it like a live one. Groups come from the run's own per-group series."""
+    series = record.get("series") or {}
+    results = record.get("results") or {}
+    groups = results.get("groups") or [name.split("/", 1)[1] for name in series if name.startswith("drift/")]
+    return {
+        "id": record["id"],
+        "status": record.get("status", ""),
+        "message": record.get("message") or "",
+        "step": int(record.get("steps") or 0),
+        "steps": int((record.get("config") or {}).get("steps") or record.get("steps") or 0),
+        "groups": list(groups),
+        "series": {k: (list(v[0]), list(v[1])) for k, v in series.items()},
+        "results": dict(results),
+        "warnings": list(record.get("warnings") or []),
+        "config": dict(record.get("config") or {}),
+        "elapsed": record.get("seconds") or 0.0,
+    }
+
+
 class RunStore:
     """A small layer over SQLite (default) or PostgreSQL. Thread-safe; one connection, one lock."""
 

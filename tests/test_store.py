@@ -214,3 +214,23 @@ def test_board_heatmap_cells():
     assert list(heat.y) == ["from scratch", "fine-tune"] and list(heat.x) == ["1", "5"]
     assert [list(r) for r in heat.z] == [[0.5, None], [None, 0.9]]
     assert heat.text[0][0] == "50%<br>n=3" and heat.text[1][1] == "90%<br>n=2, 1 diverged"
+
+
+def test_a_stored_run_reads_back_as_the_snapshot_it_was(tmp_path):
+    from engine.config import TrainConfig
+    from engine.run import Run
+
+    run = Run(TrainConfig(steps=4, eval_every=2, log_every=2, shots=2, batch_size=8, extras={"page": "hour02", "label": "a"}),
+              owner="s1").start()
+    assert run.wait(120) and run.status == "finished"
+    live = run.snapshot()
+    s = RunStore(f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+    assert s.record(run)
+    [record] = s.runs_of_owner("s1")
+    back = store_mod.as_snapshot(record)
+    assert back["series"] == live["series"]
+    assert back["groups"] == live["groups"] == ["stem", "block1", "block2", "block3", "head"]
+    assert (back["id"], back["status"], back["step"], back["steps"]) == (live["id"], "finished", 4, 4)
+    assert back["config"] == live["config"]
+    assert back["results"]["test_accuracy"] == live["results"]["test_accuracy"]
+    assert back["elapsed"] == pytest.approx(live["elapsed"], abs=1e-6)

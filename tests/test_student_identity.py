@@ -52,6 +52,11 @@ def test_the_runs_page_lists_a_students_stored_runs_after_a_reload():
     table = at.dataframe[0].value
     assert table["status"].tolist() == ["finished"]
     assert table["test accuracy"].iloc[0] == run.results["test_accuracy"]
+    # the earlier run can be overlaid and downloaded like one of this tab's
+    earlier = f"hour01 · pretrained · {run.id[:6]} (earlier)"
+    assert [sb.value for sb in at.selectbox] == [earlier, earlier, earlier]
+    assert len(at.get("plotly_chart")) == 2  # its loss and accuracy, redrawn from the store
+    assert any(e.body.startswith("No runs in this tab yet") for e in at.info)
 
     stranger = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     stranger.switch_page("views/runs.py").run()

@@ -1,12 +1,15 @@
-"""Your runs: every run this browser tab started, its settings and final figures; overlay two; download CSV."""
+"""Your runs: every run this browser tab started, its settings and final figures, and the earlier runs the
+server kept; overlay any two; download one as CSV."""
 
 import pandas as pd
 import streamlit as st
 
+from engine.store import as_snapshot
 from lessons import panel
 
 st.title("Your runs")
-st.caption("Every run you started in this browser tab, newest last. Pick two to overlay, or download one as CSV. "
+st.caption("Every run you started in this browser tab, newest last, and your earlier runs kept on the server. "
+           "Pick two to overlay, or download one as CSV. "
            "Keep this page's address (it names you as a student) to come back to your runs later.")
 
 runs = [r for r in panel.session_runs() if r["snapshot"] is not None]
@@ -14,8 +17,8 @@ earlier = [r for r in panel.stored_runs() if r["id"] not in {x["id"] for x in ru
 if earlier:
     with st.expander(f"Earlier runs kept on the server ({len(earlier)}): before a reload or a server restart"):
         st.dataframe(pd.DataFrame(panel.stored_rows(earlier)), hide_index=True)
-if not runs:
-    st.info("No runs in this tab yet: open a lesson in the sidebar and press **Start**.")
+if not runs and not earlier:
+    st.info("No runs yet: open a lesson in the sidebar and press **Start**.")
     st.stop()
 if any(r["snapshot"]["status"] in panel.LIVE for r in runs):
     st.caption("Some runs are still training: this page shows them as they were when it opened.")
@@ -27,6 +30,8 @@ def name(r: dict) -> str:
 
 
 rows = []
+if not runs:
+    st.info("No runs in this tab yet: your earlier runs can still be overlaid and downloaded below.")
 for r in runs:
     s = r["snapshot"]
     cfg, res = s["config"], s.get("results") or {}
@@ -44,27 +49,32 @@ for r in runs:
         "seconds": round(s.get("elapsed") or 0.0, 1),
         "message": s.get("message") or "",
     })
-table = pd.DataFrame(rows)
-table[["test accuracy", "val accuracy"]] = table[["test accuracy", "val accuracy"]].astype(float)  # blank, not None
-st.dataframe(
-    table, hide_index=True,
-    column_config={
-        "test accuracy": st.column_config.NumberColumn(format="percent"),
-        "val accuracy": st.column_config.NumberColumn(format="percent"),
-        "lr": st.column_config.NumberColumn(format="%.0e"),
-    },
-)
+if rows:
+    table = pd.DataFrame(rows)
+    table[["test accuracy", "val accuracy"]] = table[["test accuracy", "val accuracy"]].astype(float)  # blank, not None
+    st.dataframe(
+        table, hide_index=True,
+        column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "val accuracy": st.column_config.NumberColumn(format="percent"),
+            "lr": st.column_config.NumberColumn(format="%.0e"),
+        },
+    )
 
 st.subheader("Overlay two runs")
-names = [name(r) for r in runs]
+# this tab's runs (oldest first), then the earlier ones the server kept (newest first)
 by_name = {name(r): r["snapshot"] for r in runs}
+for r in earlier:
+    by_name[f"{name(r)} (earlier)"] = as_snapshot(r)
+names = list(by_name)
 c1, c2 = st.columns(2)
-a = c1.selectbox("First run", names, index=max(0, len(names) - 2), key="runs:a")
-b = c2.selectbox("Second run", names, index=len(names) - 1, key="runs:b")
+last = max(0, len(runs) - 1) if runs else 0  # by default the two newest of this tab, else the newest earlier one
+a = c1.selectbox("First run", names, index=max(0, last - 1), key="runs:a")
+b = c2.selectbox("Second run", names, index=last, key="runs:b")
 chosen = {a: by_name[a]} if a == b else {a: by_name[a], b: by_name[b]}
 panel.compare(chosen, key="runs:overlay")
 
 st.subheader("Download a run's numbers")
-pick = st.selectbox("Run", names, index=len(names) - 1, key="runs:csv")
+pick = st.selectbox("Run", names, index=last, key="runs:csv")
 st.download_button("Download CSV", panel.series_csv(by_name[pick]), file_name=f"{by_name[pick]['id']}.csv",
                    mime="text/csv", key="runs:download")
