@@ -94,3 +94,20 @@ def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
     page.wait_for_selector(".st-key-hour01-start button:not([disabled])", timeout=30_000)  # the page knows they ended
     assert page.locator(EXCEPTION).count() == 0
     shot(page, "hour01_stopped")
+
+    # A new tab with the same address (a reload, a bookmark, the next lesson): the stopped runs come back
+    # from the server's store and can be overlaid.
+    student = re.search(r"student=([0-9a-f]{32})", page.url).group(1)
+    again = page.context.browser.new_context(viewport={"width": 1400, "height": 2600}).new_page()
+    try:
+        again.goto(f"{app_url}/runs?student={student}")
+        wait_rendered(again)
+        assert again.get_by_text("Earlier runs kept on the server (2)").count() == 1
+        assert again.get_by_text("(earlier)").count() >= 1
+        assert again.locator(".js-plotly-plot").count() == 2  # the overlay's loss and accuracy
+        assert again.get_by_text("hour01 · from scratch").count() >= 1  # the pair is overlaid by default
+        assert again.get_by_text("hour01 · pretrained").count() >= 1
+        assert again.locator(EXCEPTION).count() == 0
+        shot(again, "runs_after_reload")
+    finally:
+        again.context.close()

@@ -68,8 +68,9 @@ for r in earlier:
     by_name[f"{name(r)} (earlier)"] = as_snapshot(r)
 names = list(by_name)
 c1, c2 = st.columns(2)
-last = max(0, len(runs) - 1) if runs else 0  # by default the two newest of this tab, else the newest earlier one
-a = c1.selectbox("First run", names, index=max(0, last - 1), key="runs:a")
+# by default the two newest runs of this tab, else the two newest earlier ones (e.g. a lesson's pair)
+first, last = (max(0, len(runs) - 2), len(runs) - 1) if runs else (min(1, len(names) - 1), 0)
+a = c1.selectbox("First run", names, index=first, key="runs:a")
 b = c2.selectbox("Second run", names, index=last, key="runs:b")
 chosen = {a: by_name[a]} if a == b else {a: by_name[a], b: by_name[b]}
 panel.compare(chosen, key="runs:overlay")
