@@ -28,7 +28,7 @@ pretrain: $(VENV)/.installed
 	$(PY) -m engine pretrain
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check engine lessons tests app.py
+	$(VENV)/bin/ruff check engine lessons views tests scripts app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -18,7 +18,10 @@ NOISE = 0.05
 def random_affine_noise(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(B, C, H, W) -> the same batch, each image moved a little; randomness from `generator`."""
     b = x.shape[0]
-    r = lambda *shape: to_device(torch.rand(*shape, generator=generator), x.device)
+
+    def r(*shape: int) -> torch.Tensor:
+        return to_device(torch.rand(*shape, generator=generator), x.device)
+
     angle = (r(b) * 2 - 1) * math.radians(ROTATION_DEG)
     scale = SCALE[0] + (SCALE[1] - SCALE[0]) * r(b)
     shift = (r(b, 2) * 2 - 1) * SHIFT * 2  # affine_grid works in [-1, 1] units

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -72,10 +73,8 @@ class LossReader(Callback):
 
     def after_train(self, t: Trainer) -> None:
         if self.pending and t.status != "diverged":  # stopped between reads: keep what is finite
-            try:
+            with contextlib.suppress(Diverged):
                 self._read(t)
-            except Diverged:
-                pass
 
     def read_now(self, t: Trainer) -> None:
         """Read the losses still on the device (a run about to pause calls this)."""

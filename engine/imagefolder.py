@@ -135,7 +135,7 @@ def load_folder(root: str | Path, size: int) -> FolderImages:
             rel = f.relative_to(root).as_posix()
             try:
                 xs.append(decode(f, size))
-            except Exception:  # noqa: BLE001  (not an image, truncated, too large, unknown format)
+            except Exception:  # not an image, truncated, too large, unknown format
                 skipped.append(rel)
                 continue
             ys.append(label)

@@ -79,7 +79,7 @@ def default_probe() -> Callable[[], None] | None:
 
 
 def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = None, spread_s: float = 5.0,
-                 poll_s: float = 0.5, probe: Callable[[], None] | None | str = "auto", timeout_s: float = 900.0,
+                 poll_s: float = 0.5, probe: Callable[[], None] | str | None = "auto", timeout_s: float = 900.0,
                  seed: int = 0, make_config: Callable[[int], TrainConfig] | None = None) -> dict:
     """Simulate `students` pressing Start within `spread_s` seconds; return the figures as a dict.
 

@@ -8,6 +8,7 @@ When a run ends it is written to the run store (engine.store). When an owner's s
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import time
@@ -171,10 +172,8 @@ class RunManager:
 
     def _reap_loop(self, interval: float) -> None:
         while not self._reaper_stop.wait(interval):
-            try:
+            with contextlib.suppress(Exception):  # the reaper never dies of one bad check
                 self.reap_once()
-            except Exception:
-                pass  # the reaper never dies of one bad check
 
     def reap_once(self) -> list[str]:
         """One pass: end gone sessions, stop long-paused runs when others wait, fail dead threads.

@@ -61,7 +61,7 @@ def _load_raw(name: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     title = DOWNLOADABLE[name][0]
     try:
         ds = _tv(name)(root=str(root), train=train, download=False)
-    except Exception:  # noqa: BLE001  (missing or damaged files)
+    except Exception:  # missing or damaged files
         raise ConfigError(
             f"{title} is not in the data folder {root}: run `python -m engine download {name}` on a machine with a network "
             "(or set CLASSROOM_DATA to a folder that has it)."
@@ -81,7 +81,7 @@ def download_dataset(name: str) -> Path:
     try:
         for train in (True, False):
             _tv(name)(root=str(root), train=train, download=True)
-    except Exception as e:  # noqa: BLE001  (network, disk, checksum)
+    except Exception as e:  # network, disk, checksum
         raise ConfigError(f"could not download {title} into {root} ({type(e).__name__}): check the network connection and try again.") from None
     return root
 

@@ -197,7 +197,7 @@ def ensure_weights(name: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
             return path
         try:
             _fetch(weights_url(name), path, timeout)
-        except Exception:  # noqa: BLE001  (no network, DNS failure, timeout, HTTP error, full disk...)
+        except Exception:  # no network, DNS failure, timeout, HTTP error, full disk...
             raise ConfigError(offline_message(name)) from None
         m = re.search(r"-([a-f0-9]+)\.", path.name)  # torchvision names carry a sha256 prefix
         if m and not hashlib.sha256(path.read_bytes()).hexdigest().startswith(m.group(1)):
@@ -210,7 +210,7 @@ def load_state(name: str) -> dict[str, torch.Tensor]:
     path = ensure_weights(name)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001  (truncated, not a zip, pickled code refused by weights_only)
+    except Exception:  # truncated, not a zip, pickled code refused by weights_only
         raise ConfigError(
             f"the cached weights file {path} cannot be read (corrupt or partly copied): delete it and run `python -m engine download {name}`."
         ) from None
@@ -294,10 +294,7 @@ def download(names: list[str]) -> int:
     failed = 0
     for n in names:
         try:
-            if n in REAL:
-                path = ensure_weights(n, timeout=30.0)
-            else:
-                path = realdata.download_dataset(n)
+            path = ensure_weights(n, timeout=30.0) if n in REAL else realdata.download_dataset(n)
             print(f"ok: {n} -> {path}")
         except ConfigError as e:
             if n in REAL and str(e) == offline_message(n):  # the generic sentence would tell the user to run this very command

@@ -6,6 +6,7 @@ failed, with a one-sentence message for anything but finished.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -169,7 +170,5 @@ class Run:
             self.trainer.train_x = self.trainer.train_y = None  # type: ignore[assignment]
         self._done.set()
         if self.on_end is not None:
-            try:
+            with contextlib.suppress(Exception):  # the manager's bookkeeping must not kill the run's thread
                 self.on_end(self)
-            except Exception:
-                pass

@@ -14,6 +14,7 @@ shared PostgreSQL store is what makes the class board and earlier runs visible f
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import math
@@ -181,10 +182,8 @@ class RunStore:
                 yield _Cursor(cur, self._sql)
                 cur.execute("COMMIT")
             except BaseException:
-                try:
+                with contextlib.suppress(Exception):  # the connection may be gone: re-raise the first error
                     cur.execute("ROLLBACK")
-                except Exception:
-                    pass
                 raise
             finally:
                 cur.close()
@@ -200,11 +199,8 @@ class RunStore:
                 cur.close()
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
+        with self._lock, contextlib.suppress(Exception):
+            self._conn.close()
 
     # -- writing ------------------------------------------------------------------------
     def save(self, snap: dict, owner: str, created: float | None = None) -> None:

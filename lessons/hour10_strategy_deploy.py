@@ -7,6 +7,7 @@ from engine.config import ConfigError
 from lessons import panel
 from lessons.recipes import hour10
 from lessons.session import owner_id
+from views.board import show_board
 
 PAGE = "hour10"
 
@@ -68,8 +69,6 @@ panel.notice(hour10.NOTICE)
 
 panel.section("The class board")
 st.markdown("Everyone's Hour 10 runs land here, averaged per cell. Does the room agree with your grid?")
-from views.board import show_board
-
 show_board(page=PAGE, teacher=False, key=f"{PAGE}:board")
 
 panel.section("Deployment: export the model and try it")

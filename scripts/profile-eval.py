@@ -14,12 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.profiler import ProfilerActivity, profile  # noqa: E402
+import torch
+from torch.profiler import ProfilerActivity, profile
 
-from engine.callbacks import Evaluator, default_callbacks  # noqa: E402
-from engine.config import TrainConfig  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
+from engine.callbacks import Evaluator, default_callbacks
+from engine.config import TrainConfig
+from engine.trainer import Trainer
 
 
 def sync(device: torch.device) -> None:

@@ -78,7 +78,7 @@ def app_url():
     """`streamlit run app.py` on a free localhost port; killed at the end whatever happens."""
     port = _free_port()
     env = {**os.environ, "CLASSROOM_MAX_RUNS": "2"}
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below, once the server is down)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],

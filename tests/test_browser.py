@@ -102,12 +102,12 @@ def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
     try:
         again.goto(f"{app_url}/runs?student={student}")
         wait_rendered(again)
+        again.get_by_text("(earlier)").first.wait_for(timeout=30_000)  # the overlay's pickers
+        wait_for(lambda: again.locator(".js-plotly-plot").count() == 2, 30, "the overlay's two charts", again)
+        shot(again, "runs_after_reload")
         assert again.get_by_text("Earlier runs kept on the server (2)").count() == 1
-        assert again.get_by_text("(earlier)").count() >= 1
-        assert again.locator(".js-plotly-plot").count() == 2  # the overlay's loss and accuracy
         assert again.get_by_text("hour01 · from scratch").count() >= 1  # the pair is overlaid by default
         assert again.get_by_text("hour01 · pretrained").count() >= 1
         assert again.locator(EXCEPTION).count() == 0
-        shot(again, "runs_after_reload")
     finally:
         again.context.close()

@@ -55,7 +55,7 @@ def test_program_round_trip_gives_the_same_logits_for_any_batch(model, images):
 def test_image_to_input_inverts_paper_and_keeps_range(images):
     x = export.image_to_input(glyph_png(images[0]), 32)
     assert x.shape == (1, 3, 32, 32)
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
     assert float(x.mean()) < 0.5  # light strokes on a dark ground, as in training
     torch.testing.assert_close(x[0, 0], images[0, 0], atol=1 / 255 + 1e-6, rtol=0)  # paper flipped back exactly
     big = glyph_png(images[0]).resize((128, 128))
@@ -79,7 +79,7 @@ def test_predict_snippet_runs_and_agrees_with_predict_image(model, images, tmp_p
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "snippet", "exec"), {})  # noqa: S102  (the snippet is our own generated text)
+        exec(compile(code, "snippet", "exec"), {})  # the snippet is our own generated text
     name, prob = out.getvalue().strip().rsplit(" ", 1)
     probs = export.predict_image(model, Image.open(tmp_path / "my_glyph.png"), CLASSES, 32)
     best = max(probs, key=probs.get)

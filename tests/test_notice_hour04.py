@@ -60,7 +60,7 @@ def test_decayed_run_forgets_less(runs):
 
 def test_gradual_unfreezing_timeline(runs):
     assert hour04.joins_at(hour04.BASE) == {"stem": 100, "block1": 75, "block2": 50, "block3": 25, "head": 0}
-    for results, series, cfg in runs.values():
+    for _results, series, cfg in runs.values():
         plan = hour04.trainable_plan(cfg)
         for group, start in hour04.joins_at(cfg).items():
             assert series[f"trainable/{group}"] == plan[group]  # the drawn timeline is the run's

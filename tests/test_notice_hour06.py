@@ -1,5 +1,7 @@
 """Hour 6's "What to notice", checked on the page's own default runs (same configs, same seed)."""
 
+import itertools
+
 import pytest
 
 from engine.experiment import make_trainer
@@ -46,7 +48,7 @@ def test_without_help_validation_loss_turns_up_while_training_loss_falls(runs):
     turn = hour06.turn(r)
     assert turn["best step"] == 20
     after = [v for s, v in zip(steps, losses) if s >= 40]
-    assert all(b > a for a, b in zip(after, after[1:]))  # climbs at every evaluation after step 40
+    assert all(b > a for a, b in itertools.pairwise(after))  # climbs at every evaluation after step 40
     assert turn["climbed"] > 0.1
     train_steps, train = r["series"]["train_loss"]
     assert sum(train[-10:]) / 10 < 0.01

@@ -75,4 +75,4 @@ def test_advantage_is_pretrained_minus_scratch():
 def test_sample_pictures():
     images, captions = hour08.unrelated_samples(4)
     assert images.shape == (4, 3, 32, 32) and len(captions) == 4
-    assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+    assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0

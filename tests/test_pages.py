@@ -198,7 +198,7 @@ def test_unfreeze_zero_means_feature_extraction_and_freeze_counts_from_the_input
 def test_charts_thin_long_series_and_label_frozen_groups():
     from lessons import _charts
 
-    steps, values = _charts.thin(list(range(1, 1001)), [float(i) for i in range(1, 1001)])
+    steps, _values = _charts.thin(list(range(1, 1001)), [float(i) for i in range(1, 1001)])
     assert len(steps) <= _charts.MAX_POINTS + 1 and steps[0] == 1 and steps[-1] == 1000
     snap = {"groups": ["stem", "head"], "series": {
         "drift/stem": ([0, 5], [0.0, 0.0]), "drift/head": ([0, 5], [0.0, 0.25]),

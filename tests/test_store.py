@@ -82,10 +82,10 @@ def test_board_aggregates_by_strategy_and_labels_per_class(url):
 def test_only_the_teacher_token_clears_the_board_and_students_keep_their_runs(url):
     no_token = RunStore(url)
     no_token.save(snap("1"), "a")
-    with pytest.raises(PermissionError, match="^clearing the board is switched off: the teacher sets CLASSROOM_TEACHER_TOKEN"):
+    with pytest.raises(PermissionError, match=r"^clearing the board is switched off: the teacher sets CLASSROOM_TEACHER_TOKEN"):
         no_token.clear_board("")
     s = RunStore(url, teacher_token="s3cret")
-    with pytest.raises(PermissionError, match="^that teacher token is not right: the board was not cleared.$"):
+    with pytest.raises(PermissionError, match=r"^that teacher token is not right: the board was not cleared\.$"):
         s.clear_board("guess")
     assert len(s.board()) == 1
     assert s.clear_board("s3cret") == 1
@@ -157,7 +157,7 @@ def test_a_postgresql_url_without_psycopg_says_what_to_install():
 def test_an_unwritable_data_folder_is_one_sentence(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(StoreError, match="^cannot open the run store at .*: check data_dir in the settings.$"):
+    with pytest.raises(StoreError, match=r"^cannot open the run store at .*: check data_dir in the settings\.$"):
         RunStore(f"sqlite:///{blocker / 'runs.sqlite3'}")
 
 

@@ -38,7 +38,7 @@ def test_a_changed_file_is_refused_in_one_sentence(tmp_path, monkeypatch):
 def test_colour_fields_are_smooth_patterns_per_class():
     x, y = unrelated.colour_fields(2, torch.Generator().manual_seed(0))
     assert x.shape == (2 * unrelated.N_CLASSES, 3, 32, 32) and y.tolist()[:4] == [0, 0, 1, 1]
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
 
 
 def test_recipe_runs_and_reports(tmp_path):

@@ -4,6 +4,7 @@ comparison table, all computed from the runs' own series (no streamlit here).
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -69,7 +70,7 @@ def oscillation(losses: list[float]) -> float:
     """How jumpy the loss is once the first fast drop is over: the standard deviation of the
     step-to-step changes over the second half of the run."""
     half = losses[len(losses) // 2 :]
-    diffs = [b - a for a, b in zip(half, half[1:])]
+    diffs = [b - a for a, b in itertools.pairwise(half)]
     return statistics.pstdev(diffs) if len(diffs) > 1 else math.nan
 
 
