@@ -38,12 +38,16 @@ def test_events_fire_in_declared_order():
     ]
 
 
-def test_same_seed_same_loss_series_and_other_seed_differs():
-    a = make_trainer(TrainConfig(seed=3, **TINY))
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=GPU)])
+def test_same_seed_same_loss_series_and_other_seed_differs(device):
+    a = make_trainer(TrainConfig(seed=3, device=device, **TINY))
     a.fit()
-    b = make_trainer(TrainConfig(seed=3, **TINY))
+    b = make_trainer(TrainConfig(seed=3, device=device, **TINY))
     b.fit()
-    c = make_trainer(TrainConfig(seed=4, **TINY))
+    c = make_trainer(TrainConfig(seed=4, device=device, **TINY))
     c.fit()
     la, lb, lc = (x.log.snapshot()["train_loss"][1] for x in (a, b, c))
     assert la == lb
