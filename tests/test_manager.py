@@ -263,3 +263,14 @@ def test_is_alive_asks_the_streamlit_runtime(monkeypatch):
     monkeypatch.setattr(runtime, "exists", lambda: True)
     monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime())
     assert [is_alive(s) for s in ("connected", "waiting-to-reconnect", "closed")] == [True, True, False]
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 2), (2, 2), (3, 2), (8, 4), (16, 8)])
+def test_the_default_cap_lets_a_lessons_pair_train_side_by_side(monkeypatch, cores, expected):
+    import torch
+
+    import engine.settings
+
+    monkeypatch.setattr(engine.settings.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_max_running() == expected
