@@ -146,17 +146,11 @@ def _normalised_for(backbone: str, task: Task) -> Task:
 
     if not get_spec(backbone).extra.get("imagenet"):
         return task
-    from engine.realmodels import transforms
+    from engine.realmodels import normalisation
 
-    t = transforms(backbone, task.train.x.shape[-1])
-    mean, std = torch.tensor(t.mean).view(1, 3, 1, 1), torch.tensor(t.std).view(1, 3, 1, 1)
-
-    def norm(split: Split) -> Split:
-        return Split((split.x - mean) / std, split.y)
-
-    task.train, task.val, task.test = norm(task.train), norm(task.val), norm(task.test)
+    normalise, task.to_display = normalisation(backbone, task.train.x.shape[-1])
+    task.train, task.val, task.test = (Split(normalise(s.x), s.y) for s in (task.train, task.val, task.test))
     task.source = None  # the glyph source task is not what an ImageNet backbone was pretrained on
-    task.to_display = lambda x: (x.float() * std.to(x.device) + mean.to(x.device)).clamp(0, 1)
     return task
 
 

@@ -53,14 +53,10 @@ def flat_params(module: nn.Module) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def relative_distance(params: list[torch.Tensor], refs: list[torch.Tensor]) -> float:
-    """||W - W_ref|| / ||W_ref|| over all tensors of a group together (0 when W_ref is all zero)."""
-    return relative_distances([params], [refs])[0]
-
-
-@torch.no_grad()
 def relative_distances(groups: list[list[torch.Tensor]], refs: list[list[torch.Tensor]]) -> list[float]:
-    """relative_distance of every group at once: a few fused (foreach) operations over all tensors, read back
+    """||W - W_ref|| / ||W_ref|| of each group, over all its tensors together (0 when W_ref is all zero).
+
+    All groups at once: a few fused (foreach) operations over all tensors, read back
     in one transfer. On a GPU, a loop of small operations per tensor and a read per group would each cost a
     launch or a wait, and would slow a small network's training by a third."""
     params = [p for ps in groups for p in ps]

@@ -112,7 +112,7 @@ def register(spec: BackboneSpec) -> BackboneSpec:
 
 def get_spec(name: str) -> BackboneSpec:
     if name not in BACKBONES:
-        import engine.realmodels
+        import engine.realmodels  # registers the torchvision backbones
         import engine.unrelated  # noqa: F401  (registers glyphnet_unrelated, the unrelated source of Hour 8)
     if name not in BACKBONES:
         raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}.")

@@ -252,6 +252,22 @@ def transforms(name: str, image_size: int):
     return REAL[name].weights.transforms(crop_size=image_size, resize_size=image_size)
 
 
+def normalisation(backbone: str, image_size: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
+    """(normalise, to_display) for float images in [0, 1] fed to an ImageNet backbone: the weights' own mean
+    and std, and back to [0, 1] for showing."""
+    t = transforms(backbone, image_size)
+    mean = torch.tensor(t.mean).view(1, 3, 1, 1)
+    std = torch.tensor(t.std).view(1, 3, 1, 1)
+
+    def normalise(x: torch.Tensor) -> torch.Tensor:
+        return (x - mean.to(x.device)) / std.to(x.device)
+
+    def to_display(x: torch.Tensor) -> torch.Tensor:
+        return (x.float() * std.to(x.device) + mean.to(x.device)).clamp(0, 1)
+
+    return normalise, to_display
+
+
 def preprocessing(backbone: str, image_size: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
     """(to_model, to_display) for uint8 images (N, 3, H, W) fed to `backbone`.
 
@@ -260,16 +276,11 @@ def preprocessing(backbone: str, image_size: int) -> tuple[Callable[[torch.Tenso
     """
     if backbone in REAL:
         t = transforms(backbone, image_size)
-        mean = torch.tensor(t.mean).view(1, 3, 1, 1)
-        std = torch.tensor(t.std).view(1, 3, 1, 1)
 
         def to_model(x: torch.Tensor) -> torch.Tensor:
             return t(x).contiguous()
 
-        def to_display(x: torch.Tensor) -> torch.Tensor:
-            return (x.float() * std.to(x.device) + mean.to(x.device)).clamp(0, 1)
-
-        return to_model, to_display
+        return to_model, normalisation(backbone, image_size)[1]
 
     def plain(x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (image_size, image_size):
