@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent
 
 def sidebar() -> None:
     """Where training happens and how busy the server is, under the page list."""
-    from engine.device import describe
-    from engine.manager import get_manager
+    from engine.core.device import describe
+    from engine.serve.manager import get_manager
 
     with st.sidebar:
         try:

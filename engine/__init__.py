@@ -1,5 +1,5 @@
 """The transfer-learning engine: glyph world, backbones, strategies, trainer. Never imports streamlit."""
 
-from engine.config import ConfigError, TrainConfig
+from engine.core.config import ConfigError, TrainConfig
 
 __all__ = ["ConfigError", "TrainConfig"]

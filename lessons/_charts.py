@@ -1,4 +1,4 @@
-"""Plotly figures built from run snapshots (plain data in, a figure out; no streamlit here)."""
+"""Plotly figures built from run snapshots and the recipes' numbers (plain data in, a figure out; no streamlit here)."""
 
 from __future__ import annotations
 
@@ -156,6 +156,71 @@ def confusion_figure(cm: list[list[int]], classes: list[str]) -> go.Figure:
     fig.update_xaxes(title="predicted class")
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10),
                       title=dict(text="Confusion matrix on the test set (rows: truth)", x=0, font=dict(size=15)))
+    return fig
+
+
+def feature_space_figure(rows: list[dict], explained: list[float], title: str) -> go.Figure:
+    """Hour 2: the test images in a feature space squeezed to 2-D by PCA, one colour per class."""
+    import plotly.express as px
+
+    fig = px.scatter(rows, x="x", y="y", color="class", height=380, title=title,
+                     labels={"x": f"PC 1 ({explained[0]:.0%} of the variance)", "y": f"PC 2 ({explained[1]:.0%})"})
+    fig.update_traces(marker={"size": 6, "opacity": 0.75})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
+    return fig
+
+
+def lr_profile_figure(profiles: dict[str, dict[str, float]]) -> go.Figure:
+    """Hour 4: the learning rate of each group ({run label: {group: LR}}), the first run labelled, the others grey."""
+    fig = go.Figure()
+    for i, (label, profile) in enumerate(profiles.items()):
+        fig.add_trace(go.Bar(x=list(profile), y=list(profile.values()), name=label, marker_color=["#1f77b4", "#b0b0b0"][i % 2],
+                             text=[f"{v:.1e}" for v in profile.values()] if i == 0 else None, textposition="outside",
+                             cliponaxis=False))
+    values = [v for p in profiles.values() for v in p.values()]
+    wide = max(values) / min(values) > 30  # a discriminative range over orders of magnitude reads better on a log axis
+    fig.update_yaxes(type="log" if wide else "linear", title="learning rate" + (" (log scale)" if wide else ""),
+                     exponentformat="e", rangemode="tozero")
+    fig.update_layout(title={"text": "Learning rate per group, input → head (before any schedule)", "x": 0, "font": {"size": 15}},
+                      barmode="group", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0})
+    return fig
+
+
+def timeline_figure(series: dict[str, tuple[list, list]], title: str) -> go.Figure:
+    """Hour 4: which groups train (1, blue) or are frozen (0, grey) at each step ({group: (steps, flags)})."""
+    groups = list(series)
+    steps = series[groups[0]][0]
+    fig = go.Figure(go.Heatmap(
+        z=[series[g][1] for g in groups], x=steps, y=groups, zmin=0, zmax=1, showscale=False,
+        colorscale=[[0, "#e4e4e4"], [0.5, "#e4e4e4"], [0.5, "#1f77b4"], [1, "#1f77b4"]],
+        hovertemplate="step %{x}<br>%{y}: %{z}<extra>1 = trains, 0 = frozen</extra>",
+    ))
+    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis_title="step")
+    return fig
+
+
+def finder_figure(finder_snaps: dict[str, dict]) -> go.Figure:
+    """Hour 5: smoothed loss against LR (log axis) for each range test, with its good-LR band and suggestion marked."""
+    from lessons.recipes.hour05 import finder_curve, valley  # the recipe measures the curve; this only draws it
+
+    fig = go.Figure()
+    for i, (label, snap) in enumerate(finder_snaps.items()):
+        lrs, losses = finder_curve(snap)
+        if not lrs:
+            continue
+        fig.add_trace(go.Scatter(x=lrs, y=losses, mode="lines", name=label, line=dict(color=color(i), width=2)))
+        band = valley(lrs, losses)
+        if band:
+            fig.add_vrect(x0=band[0], x1=band[1], fillcolor=color(i), opacity=0.08, line_width=0)
+        steep = ((snap.get("results") or {}).get("lr_finder") or {}).get("steepest_lr")
+        if steep:
+            fig.add_vline(x=steep, line=dict(color=color(i), dash="dot", width=1))
+    fig.update_xaxes(type="log", title="learning rate (log scale)", exponentformat="power")
+    fig.update_yaxes(title="smoothed training loss", rangemode="tozero")
+    fig.update_layout(title=dict(text="LR range test: loss as the LR grows", x=0, font=dict(size=15)), height=360,
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return fig
 
 

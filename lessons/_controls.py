@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from engine.config import BN_MODES, HEADS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from engine.core.config import BN_MODES, HEADS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 
 LR_OPTIONS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
 
@@ -131,7 +131,7 @@ KNOBS: dict[str, Knob] = {
 @functools.lru_cache(maxsize=16)
 def body_groups(backbone: str) -> tuple[str, ...]:
     """The backbone's layer groups under the head, input to output (built once per backbone)."""
-    from engine.models import get_spec
+    from engine.models.registry import get_spec
 
     groups, _ = get_spec(backbone).build()
     return tuple(name for name, _ in groups)

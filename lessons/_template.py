@@ -8,7 +8,7 @@ A working lesson page to copy. To add a lesson:
 2. Change the first line of this docstring: it is the page's title in the sidebar
    ("Hour 11 · Data curation"). Without it the title comes from the file name.
 3. Edit the texts and the experiment below. Keep the page thin: text and calls into `panel`;
-   all widgets and charts live in lessons/panel.py.
+   all widgets and charts come from `panel` (lessons/frame.py, lessons/live.py) and lessons/_charts.py.
 4. Make "What to notice" true: run your default config (python -m engine train ... or a small
    test like tests/test_notice_hour01.py) and write down only what it actually shows.
 5. Restart the app (the classroom settings do not watch files) and open your page.
@@ -17,7 +17,7 @@ A working lesson page to copy. To add a lesson:
 
 import streamlit as st
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 from lessons import panel
 
 PAGE = "hour11"  # a short key unique to this page: it prefixes every widget and keeps your runs apart

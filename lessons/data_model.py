@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from engine.config import ConfigError, TrainConfig
+from engine.core.config import ConfigError, TrainConfig
+from lessons.live import image_grid
 
 STATE = "data_model"  # st.session_state key of the choice (outlives the widgets of any one page)
 BACKBONES = {
@@ -62,7 +63,7 @@ def resolve(base: TrainConfig, choice: Choice) -> tuple[TrainConfig, list[str]]:
 
     Never downloads: an ImageNet backbone whose weights are not cached falls back to glyphnet.
     """
-    from engine import realmodels
+    from engine.models import imagenet as realmodels
 
     reasons: list[str] = []
     cfg = base
@@ -86,7 +87,7 @@ def _preview(cfg: TrainConfig):
     key = (cfg.dataset, cfg.backbone, cfg.image_size, cfg.n_classes)
     cache = st.session_state.setdefault(f"{STATE}:preview", {})
     if key not in cache:
-        from engine.data import load_task
+        from engine.data.tasks import load_task
 
         task = load_task(cfg.replace(seed=0))  # a ConfigError is not cached: the teacher may fix the folder and retry
         per = max(1, PREVIEW // task.n_classes)
@@ -129,8 +130,6 @@ def sidebar(page_key: str, base: TrainConfig) -> TrainConfig:
         if cfg.dataset != "glyphs":
             images, captions, name, warnings = _preview(cfg)
             st.caption(f"**{name}**: first training images")
-            from lessons.panel import image_grid
-
             image_grid(images, captions, width=56)
             for w in warnings:
                 st.caption(f"⚠ {w}")
@@ -141,7 +140,7 @@ def sidebar(page_key: str, base: TrainConfig) -> TrainConfig:
 
 def _weights_row(page_key: str, backbone: str) -> None:
     """Whether the ImageNet weights are here, and a button to fetch them when this server has a network."""
-    from engine import realmodels
+    from engine.models import imagenet as realmodels
 
     if realmodels.is_cached(backbone):
         st.caption(f"ImageNet weights: cached ({realmodels.cache_file(backbone).name}).")
@@ -159,7 +158,7 @@ def _weights_row(page_key: str, backbone: str) -> None:
 
 
 def _upload(page_key: str, choice: Choice) -> None:
-    from engine import imagefolder
+    from engine.data import imagefolder
 
     limit_mb = int(st.get_option("server.maxUploadSize"))
     up = st.file_uploader(f"Zip of a folder with one subfolder of images per class (up to {limit_mb} MB)", type=["zip"],

@@ -1,10 +1,9 @@
 """Hour 2 · Feature extraction"""
 
-import plotly.express as px
 import streamlit as st
 
-from engine.config import ConfigError
-from lessons import panel
+from engine.core.config import ConfigError
+from lessons import _charts, panel
 from lessons.recipes import hour02
 
 panel.header(
@@ -45,8 +44,8 @@ which the 128 features vary most). Classes that form tight, separate clusters ar
 
 @st.cache_data(show_spinner="Computing features…", max_entries=8)
 def feature_space(cfg_dict: dict, weights: str) -> tuple[list[dict], list[float], float]:
-    from engine.config import TrainConfig
-    from engine.projection import project_target
+    from engine.core.config import TrainConfig
+    from engine.train.projection import project_target
 
     p = project_target(TrainConfig.from_dict(cfg_dict), split="test", weights=weights)
     return p.rows(), p.explained, p.separation
@@ -58,11 +57,8 @@ def draw_feature_space(column, title: str, weights: str) -> None:
     except ConfigError as e:
         column.warning(str(e))
         return
-    fig = px.scatter(rows, x="x", y="y", color="class", height=380, title=title,
-                     labels={"x": f"PC 1 ({explained[0]:.0%} of the variance)", "y": f"PC 2 ({explained[1]:.0%})"})
-    fig.update_traces(marker={"size": 6, "opacity": 0.75})
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
-    column.plotly_chart(fig, key=f"chart:hour02:space:{weights}", config={"displayModeBar": False})
+    column.plotly_chart(_charts.feature_space_figure(rows, explained, title), key=f"chart:hour02:space:{weights}",
+                        config={"displayModeBar": False})
     column.caption(f"Nearest class mean (in all 128 dimensions) is the right class for **{separation:.0%}** of the images.")
 
 

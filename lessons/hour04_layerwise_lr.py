@@ -1,9 +1,8 @@
 """Hour 4 · Layer-wise LRs and gradual unfreezing"""
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from lessons import panel
+from lessons import _charts, panel
 from lessons.recipes import hour04
 
 panel.header(
@@ -55,47 +54,17 @@ st.markdown(
 cfg = panel.controls(hour04.PAGE, hour04.BASE, hour04.KNOBS)
 configs = hour04.configs(cfg)
 
-
-def lr_profile_figure() -> go.Figure:
-    fig = go.Figure()
-    profiles = {label: hour04.lr_profile(c) for label, c in configs.items()}
-    for i, (label, profile) in enumerate(profiles.items()):
-        fig.add_trace(go.Bar(x=list(profile), y=list(profile.values()), name=label, marker_color=["#1f77b4", "#b0b0b0"][i % 2],
-                             text=[f"{v:.1e}" for v in profile.values()] if i == 0 else None, textposition="outside",
-                             cliponaxis=False))
-    values = [v for p in profiles.values() for v in p.values()]
-    wide = max(values) / min(values) > 30  # a discriminative range over orders of magnitude reads better on a log axis
-    fig.update_yaxes(type="log" if wide else "linear", title="learning rate" + (" (log scale)" if wide else ""),
-                     exponentformat="e", rangemode="tozero")
-    fig.update_layout(title={"text": "Learning rate per group, input → head (before any schedule)", "x": 0, "font": {"size": 15}},
-                      barmode="group", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0})
-    return fig
-
-
-def timeline_figure(series: dict[str, tuple[list, list]], title: str) -> go.Figure:
-    groups = list(series)
-    steps = series[groups[0]][0]
-    fig = go.Figure(go.Heatmap(
-        z=[series[g][1] for g in groups], x=steps, y=groups, zmin=0, zmax=1, showscale=False,
-        colorscale=[[0, "#e4e4e4"], [0.5, "#e4e4e4"], [0.5, "#1f77b4"], [1, "#1f77b4"]],
-        hovertemplate="step %{x}<br>%{y}: %{z}<extra>1 = trains, 0 = frozen</extra>",
-    ))
-    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis_title="step")
-    return fig
-
-
 left, right = st.columns(2)
-left.plotly_chart(lr_profile_figure(), key="chart:hour04:profile", config={"displayModeBar": False})
+left.plotly_chart(_charts.lr_profile_figure({label: hour04.lr_profile(c) for label, c in configs.items()}),
+                  key="chart:hour04:profile", config={"displayModeBar": False})
 snaps = panel.latest(hour04.PAGE)
 ran = snaps.get(hour04.DECAYED) or {}
 measured = {g: ran["series"][f"trainable/{g}"] for g in ran.get("groups", []) if ran.get("series", {}).get(f"trainable/{g}")}
 if measured:
-    right.plotly_chart(timeline_figure(measured, "Which groups train (blue), measured in your last run"),
+    right.plotly_chart(_charts.timeline_figure(measured, "Which groups train (blue), measured in your last run"),
                        key="chart:hour04:timeline", config={"displayModeBar": False})
 else:
-    right.plotly_chart(timeline_figure(hour04.trainable_plan(cfg), "Which groups train (blue), planned"),
+    right.plotly_chart(_charts.timeline_figure(hour04.trainable_plan(cfg), "Which groups train (blue), planned"),
                        key="chart:hour04:timeline", config={"displayModeBar": False})
 joins = hour04.joins_at(cfg)
 if cfg.gradual_unfreeze:

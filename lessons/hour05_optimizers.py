@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lessons import panel
+from lessons import _charts, panel
 from lessons.recipes import hour05
 
 panel.header(
@@ -89,7 +89,7 @@ st.markdown(
 finder_snaps = panel.experiment(hour05.FINDER_PAGE, hour05.finder_configs(chosen, batch_size=cfg.batch_size, seed=cfg.seed),
                                 pictures=False)
 if finder_snaps:
-    st.plotly_chart(hour05.finder_figure(finder_snaps), key="hour05:finder")
+    st.plotly_chart(_charts.finder_figure(finder_snaps), key="hour05:finder")
     for label, s in finder_snaps.items():
         found = (s.get("results") or {}).get("lr_finder") or {}
         if found.get("steepest_lr"):

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from engine import export
-from engine.config import ConfigError
-from lessons import panel
+from engine.core.config import ConfigError
+from engine.models import export
+from lessons import experiments, panel
 from lessons.recipes import hour10
 from lessons.session import owner_id
 from views.board import show_board
@@ -78,7 +78,7 @@ if not finished:
 else:
     label = st.selectbox("Model to export", list(finished), key=f"{PAGE}:export_choice",
                          format_func=lambda k: f"{k} (test accuracy {finished[k]['results']['test_accuracy']:.0%})")
-    model, classes, size = hour10.trained_model(finished[label], owner_id())
+    model, classes, size = experiments.trained_model(finished[label], owner_id())
     if model is None:
         st.warning("This run's weights are no longer on the server (it was restarted or the run was cleared): run the grid again.")
     else:

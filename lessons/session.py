@@ -83,8 +83,8 @@ def _session_alive(owner: str) -> bool:
 def watch_sessions() -> None:
     """Give the run manager `is_alive` (idempotent): its reaper ends the runs of closed tabs."""
     try:
-        from engine.manager import get_manager
-        from engine.settings import get_settings
+        from engine.core.settings import get_settings
+        from engine.serve.manager import get_manager
 
         get_manager().set_liveness(is_alive, interval=get_settings().reap_seconds)
     except Exception:

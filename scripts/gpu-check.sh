@@ -19,7 +19,7 @@ timeout 200 $py -m engine bench --json > "$out/bench.json" 2> "$out/bench.err"; 
 
 echo "== load test, 30 students, 200 steps"
 for cap in 2 8; do
-  timeout 120 $py -c "import json, sys; from engine.loadtest import run_loadtest; r = run_loadtest(students=30, steps=200, max_running=$cap); print(json.dumps(r))" \
+  timeout 120 $py -c "import json, sys; from engine.tools.loadtest import run_loadtest; r = run_loadtest(students=30, steps=200, max_running=$cap); print(json.dumps(r))" \
     > "$out/load_cap$cap.json" 2> "$out/load_cap$cap.err"; echo "cap $cap rc $?"; head -c 1500 "$out/load_cap$cap.json"; echo
 done
 

@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from engine.callbacks import Evaluator, default_callbacks
-from engine.config import TrainConfig
-from engine.trainer import Trainer
+from engine.core.config import TrainConfig
+from engine.train.callbacks import Evaluator
+from engine.train.experiment import make_trainer
 
 
 def sync(device: torch.device) -> None:
@@ -29,7 +29,7 @@ def sync(device: torch.device) -> None:
 
 def main(device: str = "cuda" if torch.cuda.is_available() else "cpu") -> None:
     config = TrainConfig(device=device, steps=60)
-    t = Trainer(config, default_callbacks(config))
+    t = make_trainer(config)
     t.fit()
     evaluator = next(cb for cb in t.callbacks if isinstance(cb, Evaluator))
     for _ in range(3):  # warm

@@ -42,9 +42,9 @@ def no_run_outlives_the_tests():
     """At the end, stop every run still on the process-wide manager and wait for its thread: a training
     thread still inside torch when the interpreter exits aborts the process."""
     yield
-    import engine.manager
+    import engine.serve.manager
 
-    mgr = engine.manager._manager
+    mgr = engine.serve.manager._manager
     if mgr is None:
         return
     runs = [r for owner in {r.owner for r in list(mgr._runs.values())} for r in mgr.runs_of(owner)]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import TrainConfig
-from engine.experiment import make_trainer, run_experiment
-from engine.run import Run
+from engine.core.config import TrainConfig
+from engine.serve.run import Run
+from engine.train.experiment import make_trainer, run_experiment
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from engine import realmodels
+from engine.models import imagenet as realmodels
 from lessons.data_model import Choice
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def page():
     import streamlit as st
 
-    from engine.config import TrainConfig
+    from engine.core.config import TrainConfig
     from lessons import data_model
 
     cfg = data_model.sidebar("t", TrainConfig(weights="pretrained"))

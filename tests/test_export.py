@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import export
-from engine.config import ConfigError
-from engine.data import sample_grid
-from engine.models import build_model
+from engine.core.config import ConfigError
+from engine.data.tasks import sample_grid
+from engine.models import export
+from engine.models.registry import build_model
 
 CLASSES = ["glyph A", "glyph B", "glyph C"]
 

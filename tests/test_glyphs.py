@@ -3,8 +3,10 @@
 import pytest
 import torch
 
-from engine import data, glyphs, shift
-from engine.config import ConfigError, TrainConfig
+from engine.core.config import ConfigError, TrainConfig
+from engine.data import glyphs, shift
+from engine.data import tasks as data
+from engine.train.experiment import prepare_task
 
 
 def test_rendering_is_deterministic_from_the_seed():
@@ -78,7 +80,7 @@ def test_unknown_dataset_names_the_known_ones():
 def test_glyphs_for_an_imagenet_backbone_are_normalised_like_imagenet_and_shown_as_drawn():
     plain = data.load_task(TrainConfig(shots=2, n_classes=3))
     before = plain.train.x.clone()
-    task = data.load_task(TrainConfig(backbone="resnet18", weights="scratch", shots=2, n_classes=3))
+    task = prepare_task(TrainConfig(backbone="resnet18", weights="scratch", shots=2, n_classes=3))
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)  # ImageNet's, as in torchvision's weights
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     assert torch.allclose(task.train.x, (plain.train.x - mean) / std)

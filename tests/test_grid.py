@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from engine import grid
-from engine.config import ConfigError, TrainConfig
+from engine.core.config import ConfigError, TrainConfig
+from engine.train import grid
 
 BASE = TrainConfig(steps=3, eval_every=3, log_every=3, seed=0)
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import imagefolder as imf
-from engine.config import ConfigError
+from engine.core.config import ConfigError
+from engine.data import imagefolder as imf
 
 
 def png(path: Path, colour=(200, 30, 30), size=(12, 10), mode="RGB") -> Path:

@@ -9,10 +9,10 @@ import weakref
 
 import pytest
 
-from engine.config import TrainConfig
-from engine.loadtest import rss_mb, run_loadtest
-from engine.manager import RunManager, _free_memory
-from engine.store import RunStore
+from engine.core.config import TrainConfig
+from engine.serve.manager import RunManager, _free_memory
+from engine.serve.store import RunStore
+from engine.tools.loadtest import rss_mb, run_loadtest
 
 CAP = 2
 STUDENTS = 6

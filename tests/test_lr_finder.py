@@ -5,13 +5,14 @@ import math
 import pytest
 import torch
 
-from engine import lr_finder
-from engine.callbacks import default_callbacks
-from engine.config import TrainConfig
-from engine.data import Split, Task
-from engine.lr_finder import LRFinder, finder_config, suggest
-from engine.schedules import lr_finder_lr
-from engine.trainer import Callback, Trainer
+from engine.core.config import TrainConfig
+from engine.data.tasks import Split, Task
+from engine.train import lr_finder
+from engine.train.callbacks import default_callbacks
+from engine.train.experiment import make_trainer
+from engine.train.lr_finder import LRFinder, finder_config, suggest
+from engine.train.schedules import lr_finder_lr
+from engine.train.trainer import Callback, Trainer
 
 
 def tiny_task(n_classes: int = 3, per_class: int = 4) -> Task:
@@ -30,7 +31,7 @@ def tiny_config(**kw) -> TrainConfig:
 
 
 def trainer_for(config: TrainConfig, extra: list[Callback] | None = None) -> Trainer:
-    return Trainer(config, [*default_callbacks(config), *(extra or [])], task=tiny_task())
+    return make_trainer(config, extra, task=tiny_task())
 
 
 class RecordLRs(Callback):

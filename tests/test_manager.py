@@ -9,11 +9,11 @@ import weakref
 
 import pytest
 
-from engine.config import ConfigError, TrainConfig
-from engine.manager import PAUSED_TOO_LONG, RunManager
-from engine.settings import Settings, default_max_running, load_settings
-from engine.store import RunStore
-from engine.trainer import Callback, CancelFit
+from engine.core.config import ConfigError, TrainConfig
+from engine.core.settings import Settings, default_max_running, load_settings
+from engine.serve.manager import PAUSED_TOO_LONG, RunManager
+from engine.serve.store import RunStore
+from engine.train.trainer import Callback, CancelFit
 
 TINY = TrainConfig(weights="scratch", n_classes=3, shots=2, batch_size=6, steps=4, eval_every=4, log_every=2)
 
@@ -269,8 +269,8 @@ def test_is_alive_asks_the_streamlit_runtime(monkeypatch):
 def test_the_default_cap_lets_a_lessons_pair_train_side_by_side(monkeypatch, cores, expected):
     import torch
 
-    import engine.settings
+    import engine.core.settings
 
-    monkeypatch.setattr(engine.settings.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(engine.core.settings.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert default_max_running() == expected

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.experiment import make_trainer
+from engine.train.experiment import make_trainer
 from lessons.recipes import hour01
 
 STEPS = hour01.BASE.steps // 2

@@ -5,8 +5,8 @@ import time
 import pytest
 import torch
 
-from engine.experiment import make_trainer
-from engine.trainer import Callback
+from engine.train.experiment import make_trainer
+from engine.train.trainer import Callback
 from lessons.recipes import hour02
 
 BODY = ["stem", "block1", "block2", "block3"]

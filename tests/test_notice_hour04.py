@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.experiment import make_trainer
+from engine.train.experiment import make_trainer
 from lessons.recipes import hour04
 
 STEPS = 120  # every group has joined by step 100; the page runs 200

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from engine.experiment import make_trainer
+from engine.train.experiment import make_trainer
+from lessons import _charts
 from lessons.recipes import hour05
 
 
@@ -87,7 +88,7 @@ def test_lr_finder_curve_has_a_clear_valley(adam_finder, table):
 
 
 def test_finder_figure_draws_the_curve_with_its_band(adam_finder):
-    fig = hour05.finder_figure({"adam LR range test": adam_finder})
+    fig = _charts.finder_figure({"adam LR range test": adam_finder})
     lrs, losses = hour05.finder_curve(adam_finder)
     assert len(fig.data) == 1 and list(fig.data[0].x) == lrs and list(fig.data[0].y) == losses
     assert fig.layout.xaxis.type == "log"

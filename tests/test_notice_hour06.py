@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from engine.experiment import make_trainer
+from engine.train.experiment import make_trainer
 from lessons.recipes import hour06
 
 

@@ -1,7 +1,7 @@
 """Hour 8's "What to notice" and "Try this", checked on the page's default configs (fixed seed)."""
 
-from engine.experiment import run_experiment
-from engine.models import get_spec
+from engine.models.registry import get_spec
+from engine.train.experiment import run_experiment
 from lessons.recipes import hour08
 
 SCRATCH, RELATED, UNRELATED = hour08.LABELS

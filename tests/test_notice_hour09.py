@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.experiment import run_experiment
+from engine.train.experiment import run_experiment
 from lessons.recipes import hour09
 
 SMALL_PRE, BIG_SCRATCH, SMALL_SCRATCH = hour09.LABELS

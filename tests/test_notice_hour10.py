@@ -4,9 +4,10 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import export
-from engine.experiment import run_experiment
-from engine.models import build_model
+from engine.models import export
+from engine.models.registry import build_model
+from engine.train.experiment import run_experiment
+from lessons import experiments
 from lessons.recipes import hour10
 
 FE, FT = hour10.STRATEGIES
@@ -71,7 +72,7 @@ def test_export_files_are_made_once_and_reload():
 
 
 def test_trained_model_of_a_gone_run_is_none():
-    assert hour10.trained_model({"id": "no-such-run", "config": {"image_size": 32}}, "nobody") == (None, [], 0)
+    assert experiments.trained_model({"id": "no-such-run", "config": {"image_size": 32}}, "nobody") == (None, [], 0)
 
 
 def test_class_examples():

@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, page_files
 from streamlit.testing.v1 import AppTest
 
-from engine.manager import get_manager
+from engine.serve.manager import get_manager
 
 TIMEOUT = 60  # seconds per script run: generous, the test machine may be busy
 HOUR1 = ROOT / "lessons" / "hour01_why_transfer.py"
@@ -106,7 +106,7 @@ def test_a_double_start_starts_one_set():
     """Two Start presses that reach the server before the page redraws (a double click) start one set of runs."""
     at = AppTest.from_string(
         "import streamlit as st\n"
-        "from engine.config import TrainConfig\n"
+        "from engine.core.config import TrainConfig\n"
         "from lessons import panel\n"
         "cfg = TrainConfig(weights='scratch', n_classes=3, shots=2, batch_size=6, steps=200)\n"
         "if 'done' not in st.session_state:\n"
@@ -125,7 +125,7 @@ def test_a_double_start_starts_one_set():
 
 def test_a_bad_setting_is_one_sentence_not_a_traceback():
     at = AppTest.from_string(
-        "from engine.config import TrainConfig\n"
+        "from engine.core.config import TrainConfig\n"
         "from lessons import panel\n"
         "panel.experiment('bad', {'run': TrainConfig(lr=-1.0, steps=5)})\n",
         default_timeout=TIMEOUT,
@@ -163,13 +163,13 @@ def test_every_knob_draws_with_the_base_as_default_and_returns_what_the_student_
     names = [n for n in KNOBS if n != "freeze"]  # freeze is unfreeze counted from the other end
     at = AppTest.from_string(
         "import streamlit as st\n"
-        "from engine.config import TrainConfig\n"
+        "from engine.core.config import TrainConfig\n"
         "from lessons import panel\n"
         f"st.session_state.cfg = panel.controls('knobs', TrainConfig(), {names!r}).to_dict()\n",
         default_timeout=TIMEOUT,
     ).run()
     assert not at.exception, [e.message for e in at.exception]
-    from engine.config import TrainConfig
+    from engine.core.config import TrainConfig
 
     assert at.session_state["cfg"] == TrainConfig(unfreeze=4).to_dict()  # glyphnet: 4 body groups, all trainable
     at.select_slider(key="knobs:lr").set_value(0.01)
@@ -183,7 +183,7 @@ def test_every_knob_draws_with_the_base_as_default_and_returns_what_the_student_
 def test_unfreeze_zero_means_feature_extraction_and_freeze_counts_from_the_input():
     at = AppTest.from_string(
         "import streamlit as st\n"
-        "from engine.config import TrainConfig\n"
+        "from engine.core.config import TrainConfig\n"
         "from lessons import panel\n"
         "st.session_state.a = panel.controls('a', TrainConfig(), ['unfreeze']).to_dict()\n"
         "st.session_state.b = panel.controls('b', TrainConfig(), ['freeze']).to_dict()\n",

@@ -4,8 +4,10 @@ import json
 
 import torch
 
-from engine import models
-from engine.pretrain import PretrainRecipe, pretrain
+from engine.models import glyphnet
+from engine.models import registry as models
+from engine.models.checkpoints import file_sha256
+from engine.train.pretrain import PretrainRecipe, pretrain
 
 
 def test_a_short_pretrain_is_bit_for_bit_repeatable(tmp_path):
@@ -15,16 +17,16 @@ def test_a_short_pretrain_is_bit_for_bit_repeatable(tmp_path):
     b = pretrain(recipe, tmp_path / "b" / "glyphnet.pt", log=lambda *_: None)
     assert a["sha256"] == b["sha256"]
     sa = torch.load(tmp_path / "a" / "glyphnet.pt", weights_only=True)
-    assert set(sa) == set(torch.load(models.GLYPHNET_FILE, weights_only=True))  # same layout as the shipped file
+    assert set(sa) == set(torch.load(glyphnet.GLYPHNET_FILE, weights_only=True))  # same layout as the shipped file
 
 
 def test_the_shipped_checkpoint_matches_its_checksum_and_card():
-    expected = models.GLYPHNET_SHA256_FILE.read_text().split()[0]
-    assert models.file_sha256(models.GLYPHNET_FILE) == expected
-    card = json.loads(models.GLYPHNET_FILE.with_suffix(".json").read_text())
+    expected = glyphnet.GLYPHNET_SHA256_FILE.read_text().split()[0]
+    assert file_sha256(glyphnet.GLYPHNET_FILE) == expected
+    card = json.loads(glyphnet.GLYPHNET_FILE.with_suffix(".json").read_text())
     assert card["sha256"] == expected
     assert card["source_accuracy"] > 0.8
-    assert models.GLYPHNET_FILE.stat().st_size < 5_000_000
+    assert glyphnet.GLYPHNET_FILE.stat().st_size < 5_000_000
 
 
 def test_pretrained_glyphnet_keeps_its_source_head_for_the_forgetting_meter():

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from engine.config import ConfigError, TrainConfig
-from engine.models import build_model
-from engine.projection import features_of, nearest_centroid_accuracy, pca_2d, project_target
+from engine.core.config import ConfigError, TrainConfig
+from engine.models.registry import build_model
+from engine.train.projection import features_of, nearest_centroid_accuracy, pca_2d, project_target
 
 
 def test_pca_finds_the_line_the_points_lie_on():

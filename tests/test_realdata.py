@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
-from engine import realdata
-from engine.config import ConfigError, TrainConfig
-from engine.data import load_task
-from engine.realmodels import preprocessing
+from engine.core.config import ConfigError, TrainConfig
+from engine.data import realdata
+from engine.data.tasks import load_task
+from engine.train.experiment import prepare_task
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_cifar10_from_torchvision_on_disk_format(data_root, monkeypatch):
     # 5 batches x 4 per class = 20 per class in train: 20 go to validation first, so 0 are left to train on
     assert len(t.val) == 10 * 20 and len(t.train) == 0 and len(t.test) == 40
     monkeypatch.setattr(realdata, "VAL_PER_CLASS", 5)
-    t = load_task(TrainConfig(backbone="resnet18", weights="scratch", dataset="cifar10", n_classes=4, shots=2, image_size=32))
+    t = prepare_task(TrainConfig(backbone="resnet18", weights="scratch", dataset="cifar10", n_classes=4, shots=2, image_size=32))
     assert (len(t.train), len(t.val), len(t.test)) == (8, 20, 16)
     # ImageNet normalisation on the way in, undone for display: the red channel reads class x 25 again
     red = (t.to_display(t.test.x)[:, 0, 0, 0] * 255).round()
@@ -162,9 +163,9 @@ def test_folder_needs_a_path():
 
 def test_folder_for_imagenet_backbone_is_normalised_and_displayable(tmp_path):
     root = make_photos(tmp_path / "pics")
-    t = load_task(TrainConfig(backbone="mobilenet_v3_small", weights="scratch", dataset=f"folder:{root}", image_size=16))
+    t = prepare_task(TrainConfig(backbone="mobilenet_v3_small", weights="scratch", dataset=f"folder:{root}", image_size=16))
     assert t.train.x.shape[1:] == (3, 16, 16)
-    to_model, _ = preprocessing("mobilenet_v3_small", 16)
+    to_model = torchvision.models.MobileNet_V3_Small_Weights.DEFAULT.transforms(crop_size=16, resize_size=16)
     red = torch.tensor([220, 30, 30], dtype=torch.uint8).view(1, 3, 1, 1).expand(1, 3, 16, 16)
     assert torch.allclose(t.train.x[0], to_model(red)[0], atol=1e-5)
     assert torch.allclose(t.to_display(t.train.x[:1])[0, :, 0, 0] * 255, torch.tensor([220.0, 30.0, 30.0]), atol=1e-3)

@@ -14,10 +14,12 @@ import torch
 import torchvision
 from PIL import Image
 
-from engine import realmodels as rm
-from engine.config import ConfigError, TrainConfig
-from engine.experiment import run_experiment
-from engine.models import build_model, get_spec
+from engine.core.config import ConfigError, TrainConfig
+from engine.models import imagenet as rm
+from engine.models.registry import build_model, get_spec
+from engine.tools.bench import bench_resnet18
+from engine.tools.download import download
+from engine.train.experiment import make_trainer, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,7 +124,7 @@ def test_offline_error_is_one_sentence(torch_home):
 
 
 def test_offline_run_fails_with_the_sentence_not_a_traceback(torch_home):
-    from engine.run import Run
+    from engine.serve.run import Run
 
     run = Run(TrainConfig(backbone="resnet18", weights="imagenet", steps=1), owner="t")
     run.start()
@@ -168,31 +170,33 @@ def test_download_writes_cache_and_checks_the_hash(torch_home, monkeypatch):
 
 def test_download_command(torch_home, monkeypatch, capsys):
     save_fake_weights("resnet18")
-    assert rm.download(["resnet18"]) == 0  # already cached: nothing to fetch
+    assert download(["resnet18"]) == 0  # already cached: nothing to fetch
     assert capsys.readouterr().out == f"ok: resnet18 -> {rm.cache_file('resnet18')}\n"
-    assert rm.download(["mobilenet_v3_small"]) == 1  # offline
+    assert download(["mobilenet_v3_small"]) == 1  # offline
     f = rm.cache_file("mobilenet_v3_small")
     assert capsys.readouterr().out == (
         f"failed: mobilenet_v3_small: could not download {f.name} into {f.parent}: check the network connection, or copy the file there.\n"
     )
-    assert rm.download(["vgg99"]) == 2
+    assert download(["vgg99"]) == 2
     assert "unknown name 'vgg99'" in capsys.readouterr().out
 
 
-def test_preprocessing_uses_weights_transforms_and_display_undoes_it():
-    to_model, to_display = rm.preprocessing("resnet18", 16)
-    t = torchvision.models.ResNet18_Weights.DEFAULT.transforms()
-    x = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
-    z = to_model(x)
-    expected = (x.float() / 255 - torch.tensor(t.mean).view(1, 3, 1, 1)) / torch.tensor(t.std).view(1, 3, 1, 1)
-    assert torch.allclose(z, expected, atol=1e-5)
-    assert torch.allclose(to_display(z), x.float() / 255, atol=1e-5)
-    # a bigger picture is resized and centre-cropped by the same transforms
-    assert to_model(torch.zeros(1, 3, 40, 60, dtype=torch.uint8)).shape == (1, 3, 16, 16)
-    # glyphnet takes [0, 1] pixels and displays them as they are
-    plain, show = rm.preprocessing("glyphnet", 8)
-    y = plain(torch.full((1, 3, 20, 20), 255, dtype=torch.uint8))
-    assert y.shape == (1, 3, 8, 8) and torch.allclose(y, torch.ones_like(y)) and show(y) is y
+def test_the_data_layer_plus_the_specs_normalisation_equals_the_weights_own_transforms():
+    from engine.data.preprocess import to_unit_images
+    from engine.data.tasks import Split, Task
+    from engine.train.experiment import normalised_for
+
+    t = torchvision.models.ResNet18_Weights.DEFAULT.transforms(crop_size=16, resize_size=16)
+    for shape in [(4, 3, 16, 16), (4, 3, 40, 60)]:  # a bigger picture is resized and centre-cropped the same way
+        x = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        unit = Split(to_unit_images(x, 16), torch.zeros(4, dtype=torch.long))
+        task = normalised_for(get_spec("resnet18"), Task("t", ["a"], unit, unit, unit))
+        assert torch.equal(task.train.x, t(x))  # bit for bit what torchvision's ImageNet preprocessing gives
+        assert torch.allclose(task.to_display(task.train.x), unit.x, atol=1e-5)
+    # glyphnet takes [0, 1] pixels as they are
+    assert get_spec("glyphnet").input_norm is None
+    y = to_unit_images(torch.full((1, 3, 20, 20), 255, dtype=torch.uint8), 8)
+    assert y.shape == (1, 3, 8, 8) and torch.equal(y, torch.ones_like(y))
 
 
 def test_spec_metadata():
@@ -255,7 +259,7 @@ def test_cli_offline_is_one_line(torch_home, capsys):
 
 
 def test_bench_resnet18_reports_both_rates():
-    r = rm.bench_resnet18("cpu", quick=True, image_size=16, steps=2)
+    r = bench_resnet18("cpu", quick=True, image_size=16, steps=2)
     assert {k: r[k] for k in ("model", "device", "image_size", "batch_size", "steps")} == {
         "model": "resnet18", "device": "cpu", "image_size": 16, "batch_size": 32, "steps": 2}
     assert r["overhead_ratio"] > 0
@@ -263,9 +267,7 @@ def test_bench_resnet18_reports_both_rates():
 
 
 def test_same_seed_same_losses_for_efficientnet():
-    from engine.callbacks import default_callbacks
-    from engine.data import Split, Task
-    from engine.trainer import Trainer
+    from engine.data.tasks import Split, Task
 
     x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     y = torch.arange(8) % 2
@@ -273,7 +275,7 @@ def test_same_seed_same_losses_for_efficientnet():
     cfg = TrainConfig(backbone="efficientnet_b0", weights="scratch", steps=2, batch_size=4, image_size=16)
     runs = []
     for _ in range(2):
-        t = Trainer(cfg, default_callbacks(cfg), task=task)
+        t = make_trainer(cfg, task=task)
         t.fit()
         runs.append(t.log.snapshot()["train_loss"][1])
     assert runs[0] == runs[1] and len(runs[0]) == 2

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from engine import schedules
-from engine.config import ConfigError
+from engine.core.config import ConfigError
+from engine.train import schedules
 
 TOTAL = 50
 BASE = 0.1

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import store as store_mod
-from engine.store import SAVE_FAILED, RunStore, StoreError, arm_of
+from engine.serve import store as store_mod
+from engine.serve.store import SAVE_FAILED, RunStore, StoreError, arm_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def test_a_crash_mid_write_loses_at_most_the_run_in_progress(tmp_path):
     db = tmp_path / "runs.sqlite3"
     code = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from engine.store import RunStore
+        from engine.serve.store import RunStore
         from test_store import snap
         s = RunStore("sqlite:///{db}")
         series = {{f"drift/g{{k}}": (list(range(300)), [0.5] * 300) for k in range(20)}}
@@ -170,8 +170,8 @@ def test_arm_names():
 def test_the_board_page_shows_the_heatmap_and_only_the_token_clears_it(url, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    import engine.manager as manager_mod
-    from engine.manager import RunManager
+    import engine.serve.manager as manager_mod
+    from engine.serve.manager import RunManager
 
     s = RunStore(url, teacher_token="s3cret")
     s.save(snap("1", "scratch", 1, 0.25), "a")
@@ -217,8 +217,8 @@ def test_board_heatmap_cells():
 
 
 def test_a_stored_run_reads_back_as_the_snapshot_it_was(tmp_path):
-    from engine.config import TrainConfig
-    from engine.run import Run
+    from engine.core.config import TrainConfig
+    from engine.serve.run import Run
 
     run = Run(TrainConfig(steps=4, eval_every=2, log_every=2, shots=2, batch_size=8, extras={"page": "hour02", "label": "a"}),
               owner="s1").start()

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from engine import strategies
-from engine.config import TrainConfig
-from engine.experiment import make_trainer
+from engine.core.config import TrainConfig
+from engine.train import strategies
+from engine.train.experiment import make_trainer
 
 TINY = dict(steps=6, eval_every=3, log_every=2, shots=2, batch_size=8)
 

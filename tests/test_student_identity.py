@@ -7,9 +7,9 @@ import re
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from engine.config import TrainConfig
-from engine.manager import get_manager
-from engine.run import Run
+from engine.core.config import TrainConfig
+from engine.serve.manager import get_manager
+from engine.serve.run import Run
 
 TIMEOUT = 60
 

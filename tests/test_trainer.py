@@ -6,10 +6,10 @@ import threading
 import pytest
 import torch
 
-from engine.config import ConfigError, TrainConfig
-from engine.experiment import make_trainer, run_experiment
-from engine.run import Run
-from engine.trainer import EVENTS, Callback, CancelFit
+from engine.core.config import ConfigError, TrainConfig
+from engine.serve.run import Run
+from engine.train.experiment import make_trainer, run_experiment
+from engine.train.trainer import EVENTS, Callback, CancelFit
 
 TINY = dict(steps=6, eval_every=3, log_every=2, shots=2, batch_size=8)
 

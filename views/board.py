@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.store import ARMS
+from engine.serve.store import ARMS
 
 ALL_PAGES = "all pages"
 
@@ -42,7 +42,7 @@ def board_figure(cells: list[dict]) -> go.Figure:
 
 def show_board(page: str | None = None, teacher: bool = True, key: str = "board") -> list[dict]:
     """The board (all pages, or one), a table of its cells, and the teacher's clear button. Returns the cells."""
-    from engine.manager import get_manager
+    from engine.serve.manager import get_manager
 
     manager = get_manager()
     store = manager.store
@@ -95,19 +95,6 @@ def render() -> None:
         "frozen features ahead at the fewest labels, fine-tuning catching up as labels grow?"
     )
     show_board()
-
-
-def apptest_probe(timeout: float = 30.0):
-    """A callable that renders this page once through Streamlit's AppTest (the load test's UI probe)."""
-    from streamlit.testing.v1 import AppTest
-
-    def probe() -> None:
-        at = AppTest.from_file(__file__, default_timeout=timeout)
-        at.run()
-        if at.exception:
-            raise RuntimeError(at.exception[0].message)
-
-    return probe
 
 
 if __name__ == "__main__":

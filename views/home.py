@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from engine.device import describe
-from engine.manager import get_manager
+from engine.core.device import describe
+from engine.serve.manager import get_manager
 
 st.title("Transfer learning, live")
 st.markdown(

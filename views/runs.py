@@ -1,26 +1,25 @@
-"""Your runs: every run this browser tab started, its settings and final figures, and the earlier runs the
-server kept; overlay any two; download one as CSV."""
+"""Your runs: this tab's runs and the earlier ones the server kept, with their figures; overlay two; download as CSV."""
 
 import pandas as pd
 import streamlit as st
 
-from engine.store import as_snapshot
-from lessons import panel
+from engine.serve.store import as_snapshot
+from lessons import experiments, live
 
 st.title("Your runs")
 st.caption("Every run you started in this browser tab, newest last, and your earlier runs kept on the server. "
            "Pick two to overlay, or download one as CSV. "
            "Keep this page's address (it names you as a student) to come back to your runs later.")
 
-runs = [r for r in panel.session_runs() if r["snapshot"] is not None]
-earlier = [r for r in panel.stored_runs() if r["id"] not in {x["id"] for x in runs}]
+runs = [r for r in experiments.session_runs() if r["snapshot"] is not None]
+earlier = [r for r in experiments.stored_runs() if r["id"] not in {x["id"] for x in runs}]
 if earlier:
     with st.expander(f"Earlier runs kept on the server ({len(earlier)}): before a reload or a server restart"):
-        st.dataframe(pd.DataFrame(panel.stored_rows(earlier)), hide_index=True)
+        st.dataframe(pd.DataFrame(experiments.stored_rows(earlier)), hide_index=True)
 if not runs and not earlier:
     st.info("No runs yet: open a lesson in the sidebar and press **Start**.")
     st.stop()
-if any(r["snapshot"]["status"] in panel.LIVE for r in runs):
+if any(r["snapshot"]["status"] in experiments.LIVE for r in runs):
     st.caption("Some runs are still training: this page shows them as they were when it opened.")
     st.button("Refresh", icon=":material/refresh:", key="runs:refresh")
 
@@ -73,9 +72,9 @@ first, last = (max(0, len(runs) - 2), len(runs) - 1) if runs else (min(1, len(na
 a = c1.selectbox("First run", names, index=first, key="runs:a")
 b = c2.selectbox("Second run", names, index=last, key="runs:b")
 chosen = {a: by_name[a]} if a == b else {a: by_name[a], b: by_name[b]}
-panel.compare(chosen, key="runs:overlay")
+live.compare(chosen, key="runs:overlay")
 
 st.subheader("Download a run's numbers")
 pick = st.selectbox("Run", names, index=last, key="runs:csv")
-st.download_button("Download CSV", panel.series_csv(by_name[pick]), file_name=f"{by_name[pick]['id']}.csv",
+st.download_button("Download CSV", live.series_csv(by_name[pick]), file_name=f"{by_name[pick]['id']}.csv",
                    mime="text/csv", key="runs:download")

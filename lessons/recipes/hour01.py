@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 
 # Both runs fine-tune every layer with the same optimizer, LR, data and seed: only the start differs.
 BASE = TrainConfig(backbone="glyphnet", strategy="finetune", shots=5, steps=200, seed=0)

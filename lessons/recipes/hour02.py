@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import statistics
 
-from engine import strategies
-from engine.config import TrainConfig
-from engine.models import build_model
+from engine.core.config import TrainConfig
+from engine.models.registry import build_model
+from engine.train import strategies
 
 PAGE = "hour02"
 FEATURE = "feature extraction (head only)"

@@ -6,9 +6,9 @@ big step does to pretrained weights, even where the target's own accuracy hardly
 
 from __future__ import annotations
 
-from engine import strategies
-from engine.config import TrainConfig
-from engine.models import get_spec
+from engine.core.config import TrainConfig
+from engine.models.registry import get_spec
+from engine.train import strategies
 
 PAGE = "hour03"
 TOO_LARGE_LR = 1e-2  # fine for a new head, ruinous for pretrained convolutions

@@ -6,9 +6,9 @@ LR profile) and the planned timeline of which groups train (gradual unfreezing).
 
 from __future__ import annotations
 
-from engine import strategies
-from engine.config import TrainConfig
-from engine.models import get_spec
+from engine.core.config import TrainConfig
+from engine.models.registry import get_spec
+from engine.train import strategies
 
 PAGE = "hour04"
 DECAYED = "your settings"

@@ -1,5 +1,6 @@
-"""Hour 5 - optimizers and schedules: several optimizers on one seed, an LR range test, and the
-comparison table, all computed from the runs' own series (no streamlit here).
+"""Hour 5's recipe: optimizers on one seed, the LR range test, and the comparison table read from their series.
+
+Configs, texts and measurements only (no streamlit, no figures: the LR range test's chart is lessons._charts.finder_figure).
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ import itertools
 import math
 import statistics
 
-from engine.config import OPTIMIZERS, TrainConfig
-from engine.lr_finder import SERIES_LOSS, SERIES_LR, finder_config
+from engine.core.config import OPTIMIZERS, TrainConfig
+from engine.train.lr_finder import SERIES_LOSS, SERIES_LR, finder_config
 
 PAGE = "hour05"
 FINDER_PAGE = "hour05-finder"
@@ -79,7 +80,7 @@ def state_per_weight(optimizer: str) -> float:
     (SGD 0, momentum 1 velocity, Adam 2 moment estimates...)."""
     import torch
 
-    from engine import strategies
+    from engine.train import strategies
 
     probe = torch.nn.Linear(8, 4)
     opt = strategies.make_optimizer(TrainConfig(optimizer=optimizer), [("probe", probe)], [1e-3])
@@ -153,31 +154,6 @@ TABLE_HELP = {
     "good-LR band (decades)": "tuning effort: how wide the LR range test's band of good LRs is (wider = easier to tune); "
                               "run the LR range test below to fill it",
 }
-
-
-def finder_figure(finder_snaps: dict[str, dict]):
-    """Smoothed loss against LR (log axis) for each range test, with its good-LR band and suggestion marked."""
-    import plotly.graph_objects as go
-
-    from lessons import _charts
-
-    fig = go.Figure()
-    for i, (label, snap) in enumerate(finder_snaps.items()):
-        lrs, losses = finder_curve(snap)
-        if not lrs:
-            continue
-        fig.add_trace(go.Scatter(x=lrs, y=losses, mode="lines", name=label, line=dict(color=_charts.color(i), width=2)))
-        band = valley(lrs, losses)
-        if band:
-            fig.add_vrect(x0=band[0], x1=band[1], fillcolor=_charts.color(i), opacity=0.08, line_width=0)
-        steep = ((snap.get("results") or {}).get("lr_finder") or {}).get("steepest_lr")
-        if steep:
-            fig.add_vline(x=steep, line=dict(color=_charts.color(i), dash="dot", width=1))
-    fig.update_xaxes(type="log", title="learning rate (log scale)", exponentformat="power")
-    fig.update_yaxes(title="smoothed training loss", rangemode="tozero")
-    fig.update_layout(title=dict(text="LR range test: loss as the LR grows", x=0, font=dict(size=15)), height=360,
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
-    return fig
 
 
 # "What to notice" on the page; tests/test_notice_hour05.py checks each claim on these defaults.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 
 PAGE = "hour06"
 EARLY_PAGE = "hour06-early"

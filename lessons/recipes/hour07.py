@@ -4,7 +4,7 @@ and with L2-SP, each watched on the forgetting meter (accuracy on held-out sourc
 
 from __future__ import annotations
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 
 PAGE = "hour07"
 NO_HELP = "no help"

@@ -8,7 +8,7 @@ an unrelated source, see engine/unrelated.py). The pretrained runs reuse their b
 
 from __future__ import annotations
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 
 RELATED, UNRELATED = "glyphnet", "glyphnet_unrelated"
 DIAL_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # rows of the sample picture
@@ -54,7 +54,7 @@ def unrelated_samples(n: int = 8):
     """A few images of the unrelated source task, one per class: ((n, 3, 32, 32), captions)."""
     import torch
 
-    from engine.unrelated import colour_fields
+    from engine.data.colourfields import colour_fields
 
     x, y = colour_fields(1, torch.Generator().manual_seed(0))
     return x[:n], [f"class {int(c)}" for c in y[:n]]

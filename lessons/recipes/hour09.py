@@ -7,8 +7,8 @@ and pretraining can be told apart. Same data, steps, optimizer and seed for all 
 
 from __future__ import annotations
 
-from engine.config import TrainConfig
-from engine.metrics import per_class_report
+from engine.core.config import TrainConfig
+from engine.train.metrics import per_class_report
 
 BASE = TrainConfig(backbone="glyphnet", strategy="finetune", shots=5, steps=120, eval_every=20, log_every=10, seed=0)
 KNOBS = ["shots", "steps", "seed"]
@@ -72,14 +72,14 @@ def mistakes_share(confusion: list[list[int]], k: int = 3) -> float:
 
 def class_names(n: int) -> list[str]:
     """The glyph target's class names, as the engine gives them."""
-    from engine.data import TARGET_NAMES
+    from engine.data.tasks import TARGET_NAMES
 
     return [f"glyph {TARGET_NAMES[k]}" for k in range(n)]
 
 
 def pair_images(true_class: int, predicted_class: int, per_class: int = 4, n_classes: int = 10):
     """Fresh samples of two classes, side by side: ((2 * per_class, 3, 32, 32) images, captions)."""
-    from engine.data import TARGET_NAMES, sample_grid
+    from engine.data.tasks import TARGET_NAMES, sample_grid
 
     x = sample_grid([0.0], per_class=per_class, n_classes=n_classes)[0.0]  # class-major: per_class of each class
     pick = [c * per_class + k for c in (true_class, predicted_class) for k in range(per_class)]

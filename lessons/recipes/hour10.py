@@ -1,13 +1,14 @@
 """Hour 10's default experiment: a small grid of strategy x labels per class, run in one go.
 
 Feature extraction (head only) and full fine-tuning, each at the fewest and at many labels per class:
-four runs, as many as one browser session may train at once. engine.grid builds the cells.
+four runs, as many as one browser session may train at once. engine.train.grid builds the cells.
 """
 
 from __future__ import annotations
 
-from engine import export, grid
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
+from engine.models import export
+from engine.train import grid
 
 BASE = TrainConfig(backbone="glyphnet", weights="pretrained", steps=100, eval_every=25, log_every=10, seed=0)
 KNOBS = ["steps", "seed"]
@@ -48,17 +49,6 @@ def heatmap_cells(table: dict[str, dict[int, float | None]]) -> list[dict]:
     ]
 
 
-def trained_model(snapshot: dict, owner: str):
-    """(model, class names, image size) of a finished run of `owner`, or (None, [], 0) when it is gone."""
-    from engine.manager import get_manager
-
-    run = get_manager().get(snapshot.get("id", ""), owner)
-    trainer = getattr(run, "trainer", None)
-    if trainer is None or getattr(trainer, "model", None) is None:
-        return None, [], 0
-    return trainer.model, list(trainer.task.classes), int(snapshot["config"]["image_size"])
-
-
 def export_files(model, classes: list[str], config: dict, cache: dict, run_id: str) -> dict[str, bytes]:
     """{"state_dict": bytes, "program": bytes} for one run, made once and kept in `cache` (e.g. the session)."""
     key = f"{EXPORT_FILE}:{run_id}"
@@ -78,7 +68,7 @@ def top_rows(probs: dict[str, float], k: int = 5) -> list[dict]:
 
 def class_examples(n_classes: int):
     """One clean sample of each target class: ((n, 3, 32, 32) images, class names)."""
-    from engine.data import TARGET_NAMES, sample_grid
+    from engine.data.tasks import TARGET_NAMES, sample_grid
 
     return sample_grid([0.0], 1, n_classes)[0.0], [f"glyph {TARGET_NAMES[k]}" for k in range(n_classes)]
 

@@ -1,0 +1,347 @@
+"""The run manager: one per server process. At most `max_running` runs train at once; the rest queue.
+
+Runs belong to an owner (a browser session id): only that owner can see, pause or stop them; a
+guessed id of someone else's run gives None / False, exactly as an unknown id does.
+When a run ends it is written to the run store (engine.serve.store). When an owner's session is gone
+(the UI layer says so through `is_alive`), a reaper thread stops its runs and forgets them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+import time
+from collections.abc import Callable
+
+from engine.core.config import ConfigError, TrainConfig
+from engine.core.settings import default_max_running  # noqa: F401  (kept importable from here)
+from engine.serve.run import THREADS, Run
+from engine.train.trainer import Callback
+
+LIVE = ("queued", "running", "paused")
+PAUSED_TOO_LONG = (
+    "this run was stopped after {minutes:g} minutes paused, because other students were waiting for a training slot."
+)
+START_FAILED = "the server could not start another training thread: try again in a minute."
+
+
+class RunManager:
+    """Bounded pool of Runs with a FIFO queue, keyed by owner."""
+
+    def __init__(self, max_running: int | None = None, per_owner: int = 4, store=None, keep_ended: int = 20,
+                 paused_minutes: float = 10.0, executor: str = "threads"):
+        """`executor`: "threads" trains each run on a thread of this process (small tests, scripts); "processes"
+        in a pool of `max_running` worker processes (the server: training never holds the web server's GIL)."""
+        from engine.core.settings import default_max_running as _default
+
+        _limit_malloc_arenas()
+        self.max_running = max_running or _default()
+        if executor == "processes":
+            from engine.serve.pool import ProcessPool
+
+            self.executor = ProcessPool(self.max_running)
+        elif executor == "threads":
+            self.executor = THREADS
+        else:
+            raise ConfigError(f"unknown executor {executor!r}; choose processes or threads.")
+        self.per_owner = per_owner  # live (queued, running or paused) runs one owner may have
+        self.keep_ended = keep_ended  # ended runs per owner kept in memory; older ones live on in the store
+        self.paused_minutes = paused_minutes
+        self.store = store
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+        self._queue: list[Run] = []
+        self._running: set[str] = set()
+        self._paused_since: dict[str, float] = {}
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
+        self.is_alive: Callable[[str], bool] | None = None
+        self.reaped = 0  # sessions ended by the reaper (for the status line and tests)
+
+    # -- the public API -----------------------------------------------------------------
+    def submit(self, config: TrainConfig, owner: str, extra_callbacks: list[Callback] | None = None) -> Run:
+        """Queue a run for `owner`; it starts as soon as a slot is free. Bad config raises ConfigError."""
+        config.validate()
+        if not owner:
+            raise ConfigError("a run needs an owner (the browser session that starts it).")
+        with self._lock:
+            live = [r for r in self._runs.values() if r.owner == owner and not r.done]
+            if len(live) >= self.per_owner:
+                raise ConfigError(
+                    f"you already have {len(live)} runs training or waiting (the limit is {self.per_owner}): stop one first."
+                )
+            run = Run(config, owner=owner, on_end=self._on_end, extra_callbacks=extra_callbacks)
+            run.executor = self.executor
+            self._runs[run.id] = run
+            self._queue.append(run)
+        self._pump()
+        return run
+
+    def get(self, run_id: str, owner: str) -> Run | None:
+        """The run, only if `owner` owns it."""
+        with self._lock:
+            run = self._runs.get(run_id)
+        return run if run is not None and run.owner == owner else None
+
+    def runs_of(self, owner: str) -> list[Run]:
+        """This owner's runs in memory, oldest first."""
+        with self._lock:
+            return [r for r in self._runs.values() if r.owner == owner]
+
+    def queue_position(self, run: Run) -> int | None:
+        """1 = next to start; None when not waiting."""
+        with self._lock:
+            return self._queue.index(run) + 1 if run in self._queue else None
+
+    def stop(self, run_id: str, owner: str) -> bool:
+        """Stop a run (a waiting one is cancelled: it leaves the queue at once). False if not yours."""
+        run = self.get(run_id, owner)
+        if run is None:
+            return False
+        with self._lock:
+            if run in self._queue:
+                self._queue.remove(run)
+        run.stop()
+        return True
+
+    cancel = stop
+
+    def pause(self, run_id: str, owner: str) -> bool:
+        run = self.get(run_id, owner)
+        if run is None or run.done:
+            return False
+        run.pause()
+        return True
+
+    def resume(self, run_id: str, owner: str) -> bool:
+        run = self.get(run_id, owner)
+        if run is None or run.done:
+            return False
+        run.resume()
+        return True
+
+    def end_session(self, owner: str) -> int:
+        """Stop and forget every run of `owner` (their tab is gone), so their memory returns. Returns how many."""
+        runs = self.runs_of(owner)
+        for r in runs:
+            self.stop(r.id, owner)
+        with self._lock:
+            for r in runs:
+                self._runs.pop(r.id, None)
+                self._paused_since.pop(r.id, None)
+        deadline = time.time() + 5.0
+        for r in runs:  # the threads end within a step; then drop the model so its memory returns
+            if r.wait(max(0.0, deadline - time.time())) and r.trainer is not None:
+                r.trainer.model = None  # type: ignore[assignment]
+                r.trainer.source_head = None
+        n = len(runs)
+        del runs
+        _free_memory()
+        return n
+
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def queued_count(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def status(self) -> dict:
+        """One line's worth for a page: how busy the server is."""
+        with self._lock:
+            owners = {r.owner for r in self._runs.values() if not r.done}
+            return {"running": len(self._running), "queued": len(self._queue), "max_running": self.max_running,
+                    "per_session": self.per_owner, "sessions": len(owners), "reaped": self.reaped,
+                    "executor": self.executor.name}
+
+    def history(self, owner: str, page: str | None = None, limit: int = 50) -> list[dict]:
+        """This owner's stored runs (survive a restart), newest first; [] without a store."""
+        if self.store is None:
+            return []
+        try:
+            return self.store.runs_of_owner(owner, page=page, limit=limit)
+        except Exception:
+            return []
+
+    # -- sessions that went away --------------------------------------------------------
+    def set_liveness(self, is_alive: Callable[[str], bool], interval: float = 10.0) -> None:
+        """Start (once) the reaper: every `interval` s, owners for whom `is_alive(owner)` is False are ended."""
+        self.is_alive = is_alive
+        with self._lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._reaper_stop.clear()
+            self._reaper = threading.Thread(target=self._reap_loop, args=(interval,), name="run-reaper", daemon=True)
+            self._reaper.start()
+
+    def stop_reaper(self) -> None:
+        self._reaper_stop.set()
+        if self._reaper is not None:
+            self._reaper.join(5.0)
+        self._reaper = None
+
+    def _reap_loop(self, interval: float) -> None:
+        while not self._reaper_stop.wait(interval):
+            with contextlib.suppress(Exception):  # the reaper never dies of one bad check
+                self.reap_once()
+
+    def reap_once(self) -> list[str]:
+        """One pass: end gone sessions, stop long-paused runs when others wait, fail dead threads.
+        Returns the owners ended."""
+        with self._lock:
+            owners = sorted({r.owner for r in self._runs.values()})
+        gone = []
+        if self.is_alive is not None:
+            for owner in owners:
+                try:
+                    alive = self.is_alive(owner)
+                except Exception:
+                    alive = True  # when we cannot tell, keep the runs
+                if not alive:
+                    gone.append(owner)
+        for owner in gone:
+            self.end_session(owner)
+            self.reaped += 1
+        self._check_paused()
+        self._check_threads()
+        return gone
+
+    def _check_paused(self) -> None:
+        now = time.time()
+        to_stop = []
+        with self._lock:
+            waiting = bool(self._queue)
+            for rid in list(self._running):
+                run = self._runs.get(rid)
+                if run is None or run.status != "paused":
+                    self._paused_since.pop(rid, None)
+                    continue
+                since = self._paused_since.setdefault(rid, now)
+                if waiting and now - since >= 60 * self.paused_minutes:
+                    to_stop.append(run)
+        for run in to_stop:
+            run.warnings.append(PAUSED_TOO_LONG.format(minutes=self.paused_minutes))
+            run.stop()
+
+    def _check_threads(self) -> None:
+        """A run whose thread or worker died without ending (should not happen) frees its slot."""
+        with self._lock:
+            started = [self._runs[rid] for rid in self._running if rid in self._runs]
+        dead = [r for r in started if r._started.is_set() and not r.done and not self.executor.alive(r)]
+        for run in dead:
+            run._finish("failed", "the training thread ended unexpectedly: start the run again.")
+
+    # -- internals ----------------------------------------------------------------------
+    def _on_end(self, run: Run) -> None:
+        with self._lock:
+            self._running.discard(run.id)
+            self._paused_since.pop(run.id, None)
+            if run in self._queue:
+                self._queue.remove(run)
+        self._pump()
+        if self.store is not None:
+            self.store.record(run)  # a failed write adds one sentence to the run's warnings
+        self._forget_old(run.owner)
+        _free_gpu()
+
+    def _forget_old(self, owner: str) -> None:
+        """Keep at most `keep_ended` ended runs of an owner in memory (the store has them all)."""
+        with self._lock:
+            ended = [r for r in self._runs.values() if r.owner == owner and r.done]
+            for r in ended[: max(0, len(ended) - self.keep_ended)]:
+                self._runs.pop(r.id, None)
+
+    def _pump(self) -> None:
+        """Start queued runs while there are free slots."""
+        to_start = []
+        with self._lock:
+            while self._queue and len(self._running) < self.max_running:
+                run = self._queue.pop(0)
+                if run.done:
+                    continue
+                self._running.add(run.id)
+                to_start.append(run)
+        for run in to_start:
+            try:
+                run.start()
+            except Exception:  # e.g. no more threads: the run fails in one sentence, its slot is freed
+                run._finish("failed", START_FAILED)
+
+    def shutdown(self) -> None:
+        """Stop every run and the reaper (tests, server exit)."""
+        self.stop_reaper()
+        for owner in {r.owner for r in list(self._runs.values())}:
+            self.end_session(owner)
+        self.executor.shutdown()
+
+
+def _free_gpu() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:
+        pass
+
+
+_arenas_limited = False
+
+
+def _limit_malloc_arenas(n: int = 2) -> None:
+    """glibc gives each new thread its own malloc arena and keeps the freed pages of each: with a new
+    thread per run, memory would creep up run after run. A few shared arenas keep it flat."""
+    global _arenas_limited
+    if _arenas_limited:
+        return
+    _arenas_limited = True
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX
+    except Exception:
+        pass  # not glibc
+
+
+def _free_memory() -> None:
+    """Collect the dropped runs and hand freed memory back to the system (glibc keeps it otherwise)."""
+    gc.collect()
+    _free_gpu()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except Exception:
+        pass  # not glibc: the allocator keeps its own policy
+
+
+_manager: RunManager | None = None
+_manager_lock = threading.Lock()
+
+
+def make_manager(settings=None) -> RunManager:
+    """A manager as the settings say, with its run store (if the store cannot open, runs still train)."""
+    from engine.core.settings import get_settings
+    from engine.serve.store import StoreError, open_store
+
+    s = settings or get_settings()
+    try:
+        store = open_store(s.store_url, s.teacher_token)
+    except StoreError:
+        store = None
+    return RunManager(max_running=s.runs_max, per_owner=s.per_session, store=store, keep_ended=s.keep_ended,
+                      paused_minutes=s.paused_minutes, executor=s.executor)
+
+
+def get_manager() -> RunManager:
+    """The process-wide manager (created on first use); caps torch's threads for its concurrency."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            from engine.core.device import configure_threads
+
+            _manager = make_manager()
+            configure_threads(_manager.max_running)
+        return _manager

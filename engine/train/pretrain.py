@@ -1,0 +1,134 @@
+"""The recipes that made the shipped backbones, on one pretraining loop.
+
+`python -m engine pretrain` rebuilds assets/glyphnet.pt (glyphnet on the 200-class glyph source task, a few
+minutes on two cores); `python -m engine pretrain unrelated` rebuilds assets/glyphnet_unrelated.pt (the same
+network on colour fields, about a minute). Both are bit-for-bit repeatable on a CPU (same seed, same thread
+count) and each writes its state dict, checksum and card (engine.models.checkpoints.write_checkpoint).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.data import colourfields
+from engine.data import tasks as data
+from engine.models.checkpoints import write_checkpoint
+from engine.models.glyphnet import GLYPHNET_FILE, glyphnet_groups
+from engine.models.registry import TransferNet, init_weights
+from engine.models.unrelated import UNRELATED_FILE
+
+
+@dataclass
+class PretrainRecipe:
+    """glyphnet on the glyph source task."""
+
+    seed: int = 0  # init and batch order
+    per_class: int = 100  # training samples per source class (20,000 images)
+    steps: int = 1800  # Adam steps
+    batch_size: int = 128
+    lr: float = 2e-3  # peak LR of a one-cycle schedule
+    weight_decay: float = 1e-4
+    threads: int = 2  # fixed so the result is bit-for-bit the same on any CPU machine's run
+    sample_stream: int = 7  # glyph render stream for the training samples (holdout uses 4)
+
+
+@dataclass
+class UnrelatedRecipe:
+    """glyphnet's architecture on colour fields (engine.data.colourfields), the unrelated source of Hour 8."""
+
+    seed: int = 0  # class patterns, init and batch order
+    per_class: int = 60  # training samples per class (6,000 images)
+    steps: int = 500  # AdamW steps
+    batch_size: int = 64
+    lr: float = 2e-3  # peak LR of a one-cycle schedule
+    weight_decay: float = 1e-4
+    noise: float = colourfields.NOISE  # pixel noise std on each sample
+    max_shift: int = colourfields.MAX_SHIFT  # pixels a sample's pattern is rolled by, each axis
+    threads: int = 1  # fixed so the file is the same bit-for-bit on any CPU
+
+
+def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_FILE, log=print) -> dict:
+    """glyphnet on the glyph source task: train, score the held-out source split, write the checkpoint."""
+    recipe = recipe or PretrainRecipe()
+
+    def make(log):
+        t0 = time.time()
+        train = data.source_split(recipe.per_class, recipe.sample_stream)
+        holdout = data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4)
+        log(f"rendered {len(train)} training images in {time.time() - t0:.1f}s")
+        return train, holdout, torch.Generator().manual_seed(recipe.seed)
+
+    return _run(recipe, make, data.N_SOURCE_CLASSES, {}, 200, out, log, "source-task")
+
+
+def pretrain_unrelated(recipe: UnrelatedRecipe | None = None, out: Path | None = UNRELATED_FILE, log=print) -> dict:
+    """glyphnet on colour fields: train, score the last 5 of each class held out, write the checkpoint."""
+    recipe = recipe or UnrelatedRecipe()
+
+    def make(log):
+        g = torch.Generator().manual_seed(recipe.seed)
+        x, y = colourfields.colour_fields(recipe.per_class + 5, g, noise=recipe.noise, max_shift=recipe.max_shift)
+        hold = torch.arange(len(y)) % (recipe.per_class + 5) >= recipe.per_class  # last 5 of each class held out
+        return data.Split(x[~hold], y[~hold]), data.Split(x[hold], y[hold]), g
+
+    card = {"task": "colour fields (unrelated to glyphs)"}
+    return _run(recipe, make, colourfields.N_CLASSES, card, 100, out, log, "colour-field")
+
+
+def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | None, log, what: str) -> dict:
+    """Pin the thread count and deterministic algorithms for the recipe, then restore them (tests and the app
+    share the process)."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(recipe.threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        t0 = time.time()
+        train, holdout, g = make(log)
+        model = fit_source(train, n_classes, recipe, g, log_every, log)
+        acc = evaluate(model, holdout)
+        card = {**card, "source_accuracy": round(acc, 4), "source_classes": n_classes, "holdout_images": len(holdout),
+                "seconds": round(time.time() - t0, 1), "recipe": asdict(recipe), "torch": torch.__version__}
+        log(f"{what} accuracy on {len(holdout)} held-out images: {acc:.3f}")
+        if out is not None:
+            write_checkpoint(model, out, card, log)
+        return card
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def fit_source(train: data.Split, n_classes: int, recipe, g: torch.Generator, log_every: int = 200, log=print) -> TransferNet:
+    """The one pretraining loop: glyphnet with a source head, AdamW with a one-cycle LR, random batches from `g`."""
+    t0 = time.time()
+    groups, dim = glyphnet_groups()
+    model = TransferNet(groups, dim, nn.Linear(dim, n_classes))
+    init_weights(model, g)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.steps)
+    model.train()
+    for step in range(recipe.steps):
+        idx = torch.randint(0, len(train), (recipe.batch_size,), generator=g)
+        loss = F.cross_entropy(model(train.x[idx]), train.y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == recipe.steps - 1:
+            log(f"step {step:5d}  loss {loss.item():.3f}  {time.time() - t0:.0f}s")
+    return model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: data.Split, batch: int = 500) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(split), batch):
+        correct += (model(split.x[i : i + batch]).argmax(1) == split.y[i : i + batch]).sum().item()
+    model.train()
+    return correct / len(split)
