@@ -21,7 +21,8 @@ def sidebar() -> None:
         try:
             s = get_manager().status()  # first: the manager sets torch's thread count that describe() reports
             st.caption(f"**Training on:** {describe()}")
-            st.caption(f"**Server:** {s['running']} training, {s['queued']} waiting (at most {s['max_running']} at once)")
+            st.caption(f"**Server:** {s['running']} training, {s['queued']} waiting (at most {s['max_running']} at once, "
+                       f"in {s.get('executor', 'threads')})")
         except Exception:
             st.caption("**Server:** status unavailable")
 

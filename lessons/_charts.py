@@ -34,61 +34,82 @@ def _finite(values: list) -> list:
 
 
 def _layout(fig: go.Figure, title: str, ytitle: str, height: int = 320) -> go.Figure:
-    fig.update_layout(
-        title=dict(text=title, x=0, font=dict(size=15)), height=height, margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", yanchor="top", y=-0.32, x=0), xaxis_title="step", yaxis_title=ytitle,
-        uirevision="keep",  # keep the student's zoom while the chart refreshes
-    )
+    fig.update_layout(_layout_spec(title, ytitle, height))
     return fig
+
+
+def _layout_spec(title: str, ytitle: str, height: int = 320, **extra) -> dict:
+    return {
+        "title": {"text": title, "x": 0, "font": {"size": 15}}, "height": height, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.32, "x": 0},
+        "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": ytitle}},
+        "uirevision": "keep",  # keep the student's zoom while the chart refreshes
+        **extra,
+    }
+
+
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout dicts, without plotly's validators: the live charts are redrawn
+    every second for every open tab, and validating each one cost more than drawing it (the specs here are
+    fixed by this module, and the tests draw every one of them)."""
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _line(x, y, name: str, group: str, **style) -> dict:
+    return {"type": "scatter", "x": list(x), "y": _finite(y), "name": name, "legendgroup": group, **style}
+
+
+def _axis(layout: dict, axis: str, **props) -> dict:
+    layout[axis] = {**layout.get(axis, {}), **props}
+    return layout
 
 
 def loss_figure(snaps: dict[str, dict], ghosts: list[dict] | None = None, max_steps: int | None = None) -> go.Figure:
     """Train loss (solid) and validation loss (dashed, dots) per run; earlier runs faded behind."""
-    fig = go.Figure()
+    data = []
     for g in ghosts or []:
         for name, dash in (("train_loss", "dot"), ("val_loss", "dashdot")):
             s = g["series"].get(name)
             if s:
-                fig.add_trace(go.Scatter(x=s[0], y=_finite(s[1]), name=f"{g['name']} · {name.replace('_', ' ')}",
-                                         mode="lines", line=dict(color=GHOST, dash=dash, width=1.5), legendgroup=g["name"]))
+                data.append(_line(s[0], s[1], f"{g['name']} · {name.replace('_', ' ')}", g["name"], mode="lines",
+                                  line={"color": GHOST, "dash": dash, "width": 1.5}))
     for i, (label, snap) in enumerate(snaps.items()):
         series = snap.get("series", {})
         if "train_loss" in series:
             x, y = thin(*series["train_loss"])
-            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · train loss", mode="lines",
-                                     line=dict(color=color(i), width=2), legendgroup=label))
+            data.append(_line(x, y, f"{label} · train loss", label, mode="lines", line={"color": color(i), "width": 2}))
         if "val_loss" in series:
             x, y = series["val_loss"]
-            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · validation loss", mode="lines+markers",
-                                     line=dict(color=color(i), dash="dash", width=2), legendgroup=label))
+            data.append(_line(x, y, f"{label} · validation loss", label, mode="lines+markers",
+                              line={"color": color(i), "dash": "dash", "width": 2}))
+    layout = _layout_spec("Loss (lower is better)", "cross-entropy")
     if max_steps:
-        fig.update_xaxes(range=[0, max_steps])
-    return _layout(fig, "Loss (lower is better)", "cross-entropy")
+        _axis(layout, "xaxis", range=[0, max_steps])
+    return _figure(data, layout)
 
 
 def accuracy_figure(snaps: dict[str, dict], ghosts: list[dict] | None = None, max_steps: int | None = None) -> go.Figure:
     """Validation accuracy on the target per run, and the forgetting meter (source-task accuracy) where it exists."""
-    fig = go.Figure()
+    data = []
     for g in ghosts or []:
         s = g["series"].get("val_accuracy")
         if s:
-            fig.add_trace(go.Scatter(x=s[0], y=_finite(s[1]), name=f"{g['name']} · validation accuracy", mode="lines",
-                                     line=dict(color=GHOST, dash="dot", width=1.5), legendgroup=g["name"]))
+            data.append(_line(s[0], s[1], f"{g['name']} · validation accuracy", g["name"], mode="lines",
+                              line={"color": GHOST, "dash": "dot", "width": 1.5}))
     for i, (label, snap) in enumerate(snaps.items()):
         series = snap.get("series", {})
         if "val_accuracy" in series:
             x, y = series["val_accuracy"]
-            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · validation accuracy (target)", mode="lines+markers",
-                                     line=dict(color=color(i), width=2), legendgroup=label))
+            data.append(_line(x, y, f"{label} · validation accuracy (target)", label, mode="lines+markers",
+                              line={"color": color(i), "width": 2}))
         if "source_accuracy" in series:
             x, y = series["source_accuracy"]
-            fig.add_trace(go.Scatter(x=x, y=_finite(y), name=f"{label} · source-task accuracy (forgetting meter)",
-                                     mode="lines+markers", marker=dict(symbol="diamond"),
-                                     line=dict(color=color(i), dash="dot", width=2), legendgroup=label))
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+            data.append(_line(x, y, f"{label} · source-task accuracy (forgetting meter)", label, mode="lines+markers",
+                              marker={"symbol": "diamond"}, line={"color": color(i), "dash": "dot", "width": 2}))
+    layout = _axis(_layout_spec("Accuracy (higher is better)", "accuracy"), "yaxis", range=[0, 1.02], tickformat=".0%")
     if max_steps:
-        fig.update_xaxes(range=[0, max_steps])
-    return _layout(fig, "Accuracy (higher is better)", "accuracy")
+        _axis(layout, "xaxis", range=[0, max_steps])
+    return _figure(data, layout)
 
 
 def last_per_group(snap: dict, prefix: str) -> list[float]:
@@ -96,29 +117,32 @@ def last_per_group(snap: dict, prefix: str) -> list[float]:
     return [series[f"{prefix}/{g}"][1][-1] if series.get(f"{prefix}/{g}") else 0.0 for g in snap.get("groups", [])]
 
 
+def _bars(groups: list, y: list, colors: list, text: list, title: str, ytitle: str, **yaxis) -> go.Figure:
+    layout = _layout_spec(title, ytitle, height=280)
+    _axis(layout, "yaxis", rangemode="tozero", **yaxis)
+    _axis(layout, "xaxis", title={"text": "group"})
+    bar = {"type": "bar", "x": list(groups), "y": list(y), "marker": {"color": colors}, "text": text,
+           "textposition": "outside", "cliponaxis": False}
+    return _figure([bar], layout)
+
+
 def drift_bars(snap: dict) -> go.Figure:
     """||W - W0|| / ||W0|| per group now; frozen groups grey and labelled."""
-    groups = snap.get("groups", [])
     drift = last_per_group(snap, "drift")
     trainable = last_per_group(snap, "trainable")
     colors = [color(0) if t else FROZEN for t in trainable]
     text = [f"{d:.3f}" if t else ("frozen" if d == 0 else f"frozen · {d:.3f}") for d, t in zip(drift, trainable)]
-    fig = go.Figure(go.Bar(x=groups, y=drift, marker_color=colors, text=text, textposition="outside", cliponaxis=False))
-    fig.update_yaxes(rangemode="tozero")
-    return _layout(fig, "Weight drift per group: ||W − W0|| / ||W0||", "relative drift", height=280).update_xaxes(title="group")
+    return _bars(snap.get("groups", []), drift, colors, text, "Weight drift per group: ||W − W0|| / ||W0||", "relative drift")
 
 
 def lr_bars(snap: dict) -> go.Figure:
     """The LR each group gets right now (0 and labelled frozen when it does not train)."""
-    groups = snap.get("groups", [])
     lrs = last_per_group(snap, "lr")
     trainable = last_per_group(snap, "trainable")
     colors = [color(1) if t else FROZEN for t in trainable]
     text = [f"{lr:.1e}" if t else "frozen" for lr, t in zip(lrs, trainable)]
-    fig = go.Figure(go.Bar(x=groups, y=[lr if t else 0 for lr, t in zip(lrs, trainable)], marker_color=colors,
-                           text=text, textposition="outside", cliponaxis=False))
-    fig.update_yaxes(rangemode="tozero", exponentformat="e")
-    return _layout(fig, "Learning rate per group, right now", "learning rate", height=280).update_xaxes(title="group")
+    return _bars(snap.get("groups", []), [lr if t else 0 for lr, t in zip(lrs, trainable)], colors, text,
+                 "Learning rate per group, right now", "learning rate", exponentformat="e")
 
 
 def drift_heatmap(snap: dict, max_columns: int = 120) -> go.Figure | None:
@@ -138,8 +162,9 @@ def drift_heatmap(snap: dict, max_columns: int = 120) -> go.Figure | None:
     width = min(len(r) for r in rows)
     z = [r[:width] for r in rows]
     top = max(1e-6, max(max(r) for r in z))
-    fig = go.Figure(go.Heatmap(z=z, x=x[:width], y=groups, colorscale="Viridis", colorbar=dict(title="drift"), zmin=0, zmax=top))
-    return _layout(fig, "Drift over time (darker = closer to where the weights started)", "group", height=260)
+    heat = {"type": "heatmap", "z": z, "x": x[:width], "y": groups, "colorscale": "Viridis",
+            "colorbar": {"title": {"text": "drift"}}, "zmin": 0, "zmax": top}
+    return _figure([heat], _layout_spec("Drift over time (darker = closer to where the weights started)", "group", height=260))
 
 
 def schedule_figure(factors: list[float], lr: float) -> go.Figure:

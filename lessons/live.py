@@ -11,6 +11,17 @@ from lessons import _charts
 from lessons import experiments as ex
 
 REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 Hz: live, yet light for a full room)
+BUSY_REFRESH_SECONDS = 2.0  # while other students' runs wait for a slot: half the redraws, so the server trains
+
+
+def refresh_seconds() -> float:
+    """REFRESH_SECONDS, or BUSY_REFRESH_SECONDS while runs wait in the server's queue."""
+    try:
+        from engine.serve.manager import get_manager
+
+        return BUSY_REFRESH_SECONDS if get_manager().status()["queued"] > 0 else REFRESH_SECONDS
+    except Exception:
+        return REFRESH_SECONDS
 
 
 # ---- the buttons ----------------------------------------------------------------------------
@@ -141,7 +152,7 @@ def compare(snaps: dict[str, dict], key: str, ghosts: list[dict] | None = None, 
 def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool = True) -> dict[str, dict]:
     """Start/Pause/Resume/Stop and the live charts for a set of named runs; returns {label: snapshot}.
 
-    While any run trains, the charts live in a fragment that redraws itself every REFRESH_SECONDS
+    While any run trains, the charts live in a fragment that redraws itself every refresh_seconds()
     (the rest of the page stays responsive); once all have ended it stops refreshing."""
     snaps = ex.latest(page_key)
     _buttons(page_key, configs, snaps)
@@ -150,7 +161,7 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
         return {}
     live = ex.is_live(snaps)
 
-    @st.fragment(run_every=REFRESH_SECONDS if live else None)
+    @st.fragment(run_every=refresh_seconds() if live else None)
     def live_view() -> None:
         now = ex.latest(page_key)
         _draw(page_key, now)
