@@ -145,6 +145,29 @@ def lr_bars(snap: dict) -> go.Figure:
                  "Learning rate per group, right now", "learning rate", exponentformat="e")
 
 
+UPDATE_GUIDE = 1e-3  # the usual rule of thumb: each step changes a layer's weights by about a thousandth of their size
+
+
+def update_ratio_figure(snap: dict) -> go.Figure | None:
+    """||ΔW|| / ||W|| of one step, per trainable group over time (log scale), with the 1e-3 rule of thumb dashed."""
+    series = snap.get("series", {})
+    data = []
+    for i, g in enumerate(snap.get("groups", [])):
+        s = series.get(f"update/{g}")
+        if not s or not any(v > 0 for v in s[1]):
+            continue  # frozen all along: no update to show
+        x, y = thin(s[0], [v if v > 0 else None for v in s[1]])
+        data.append(_line(x, y, g, g, mode="lines", line={"color": color(i), "width": 2}))
+    if not data:
+        return None
+    steps = [v for d in data for v in d["x"]]
+    data.append({"type": "scatter", "x": [min(steps), max(steps)], "y": [UPDATE_GUIDE, UPDATE_GUIDE], "mode": "lines",
+                 "name": "1e-3 (rule of thumb)", "line": {"color": GHOST, "dash": "dash", "width": 1.5}})
+    layout = _axis(_layout_spec("Update / weight ratio per step: ||ΔW|| / ||W||", "ratio (log)", height=260),
+                   "yaxis", type="log", exponentformat="e")
+    return _figure(data, layout)
+
+
 def drift_heatmap(snap: dict, max_columns: int = 120) -> go.Figure | None:
     """Drift of every group (rows, input at the bottom) against step (columns)."""
     series = snap.get("series", {})

@@ -31,7 +31,7 @@ Source and target can differ in the domain, in the task, or both. That gives thr
 |---|---|---|---|
 | **inductive** | yes, at least a few | the task (new classes) | this course: new glyph classes, 5 labels each |
 | **transductive** | no, only in the source | the domain, same task | a digit reader trained on print, used on handwriting |
-| **unsupervised** | no, in neither | both; the goal is clustering or features | grouping unlabelled photos with pretrained features |
+| **unsupervised** | no, in neither | both; the goal is clustering or features | a network pretrained without labels (an autoencoder on unlabelled scans) used to cluster unlabelled photos |
 """
 )
 st.markdown(

@@ -29,8 +29,11 @@ st.markdown(
 With a linear head this is just logistic regression on the pretrained features (a *linear probe*); the *MLP* head
 adds one hidden layer of 128 units. Three things follow:
 
-- **Nothing in the backbone moves.** Its weights get no gradient (`requires_grad = False`) and its batch-norm
-  statistics stay as pretrained, so its drift $\lVert W - W_0\rVert / \lVert W_0\rVert$ is exactly 0.
+- **Nothing in the backbone moves.** Its weights get no gradient (`requires_grad = False`), and the engine also puts
+  its batch-norm layers in eval mode (`module.eval()`), so their running statistics stay as pretrained: drift
+  $\lVert W - W_0\rVert / \lVert W_0\rVert$ is exactly 0. The two are separate switches: `requires_grad = False`
+  alone stops the weights, but a batch-norm layer left in training mode still updates its running mean and
+  variance on every batch (PyTorch's documentation of `BatchNorm2d`).
 - **Each step is cheap.** Backpropagation stops at the head: no gradients for the backbone, no optimizer state for
   it. (A real pipeline goes further: compute every image's features once and train the head on those.)
 - **The features are fixed, so accuracy plateaus.** The head can only draw boundaries between the points the
@@ -104,7 +107,8 @@ panel.check_yourself(
             "options": ["its learning rate is tiny", ("its weights get no gradient and its batch-norm statistics are fixed, "
                         "so nothing ever changes them"), "the loss does not depend on the backbone"],
             "answer": 1,
-            "why": "Frozen means no update at all: no gradient reaches the weights, and batch norm runs in eval mode.",
+            "why": ("Frozen means no update at all: no gradient reaches the weights, and batch norm runs in eval mode. "
+                    "Both are needed: requires_grad = False alone leaves batch norm's running statistics moving."),
         },
         {
             "q": "Why does a head-only step take less time than a full fine-tuning step?",

@@ -26,13 +26,17 @@ times a factor $\gamma < 1$. Numbering the groups $l = 0$ (stem) to $L$ (head):
 st.latex(r"\eta_l = \eta \cdot \gamma^{\,L - l}")
 st.markdown(
     r"""
-For deep networks with a dozen or more groups, $\gamma$ is typically 0.8 to 0.95. This backbone has only four groups
-under the head, so we use a stronger 0.7: the stem learns at $0.7^4 \approx 0.24$ of the head's rate.
+Published values depend on the depth and the model: ELECTRA-Base fine-tunes with $\gamma = 0.8$ over its 12
+layers (Clark et al., 2020), BEiT and MAE fine-tune ViT-B and ViT-L with 0.65 to 0.75 (Bao et al., 2022; He et
+al., 2022). This backbone has only four groups under the head; we use 0.7: the stem learns at
+$0.7^4 \approx 0.24$ of the head's rate.
 
 **Discriminative learning rates** (ULMFiT, Howard and Ruder, 2018) say the same thing with two numbers: the rate of the
 first group and that of the head, with the groups in between spaced evenly on a log scale,
 $\eta_l = \eta_{\text{low}} \cdot (\eta_{\text{high}} / \eta_{\text{low}})^{\,l/L}$. (fastai writes this as
-`slice(low, high)`.)
+`slice(low, high)`.) ULMFiT itself divided the rate by **2.6** from each layer to the one below
+($\eta_{l-1} = \eta_l / 2.6$), and ran it with a *slanted triangular* schedule: a short linear warm-up to the peak
+rate (the first 10% of steps), then a long linear decay.
 
 **Gradual unfreezing** (also ULMFiT) changes *when* groups train instead of how fast: first only the head, then one
 more group every $N$ steps, from the top down. The new head starts random, so its first gradients are large and

@@ -32,7 +32,7 @@ shrinks roughly like $1/\sqrt{B}$. What differs is how the step is built from $g
 
 **Momentum** averages the gradients of recent steps, so the batch-to-batch noise partly cancels and steps along
 a consistent direction add up (with $\mu = 0.9$ the steady-state step is about $10\times$ plain SGD's).
-**Adaptive** methods divide by a running size of each weight's gradient: every weight gets its own step size,
+**Adaptive** methods divide each weight's step by a running root-mean-square of its recent gradients: every weight gets its own step size,
 so weights with small gradients still move and one learning rate suits the whole network more easily. The price
 is memory (one or two extra numbers per weight) and, at times, slightly worse generalisation than well-tuned SGD.
 

@@ -34,7 +34,11 @@ original source head put back, classifying held-out source glyphs.
 **L2-SP** ("L2 towards the Starting Point", Li et al. 2018) adds a penalty to the target loss that pulls the backbone
 back to its pretrained weights $W_0$:
 
-$$L = L_\text{target} + \frac{\alpha}{2}\,\lVert W - W_0 \rVert^2 .$$
+$$L = L_\text{target} + \frac{\alpha}{2}\,\lVert W - W_0 \rVert^2 + \frac{\beta}{2}\,\lVert W_\text{new} \rVert^2 ,$$
+
+where $W$ are the pretrained backbone's weights, $W_\text{new}$ the weights that have no pretrained value (the new
+head), and $\beta$ an ordinary weight decay on those (Li, Grandvalet and Davoine, 2018). This app implements the first
+term; the head's $\beta$ term is the weight-decay knob of Hour 6.
 
 Ordinary weight decay pulls towards zero, which for a pretrained network means *away* from what it knows;
 L2-SP pulls towards the start. The strength $\alpha$ trades how far the backbone may go for the target against

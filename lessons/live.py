@@ -122,10 +122,15 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(_charts.drift_bars(snap), key=f"chart:{page_key}:drift", config={"displayModeBar": False})
     c2.plotly_chart(_charts.lr_bars(snap), key=f"chart:{page_key}:lrs", config={"displayModeBar": False})
-    heat = _charts.drift_heatmap(snap)
+    heat, ratio = _charts.drift_heatmap(snap), _charts.update_ratio_figure(snap)
+    c3, c4 = st.columns(2)
     if heat is not None:
-        st.plotly_chart(heat, key=f"chart:{page_key}:heat", config={"displayModeBar": False})
-    st.caption("Grey bars are frozen groups: they do not learn, so their drift stays exactly 0.")
+        c3.plotly_chart(heat, key=f"chart:{page_key}:heat", config={"displayModeBar": False})
+    if ratio is not None:
+        c4.plotly_chart(ratio, key=f"chart:{page_key}:update", config={"displayModeBar": False})
+    st.caption("Grey bars are frozen groups: they do not learn, so their drift stays exactly 0. The update/weight ratio "
+               "is how much one step changes a group relative to its size; around 1e-3 (dashed) is the usual guide: "
+               "far above, the step is too large for that group; far below, it barely learns.")
 
 
 def _draw(page_key: str, snaps: dict[str, dict]) -> None:

@@ -18,6 +18,7 @@ def snapshot(n: int = 30, frozen: tuple[str, ...] = ("stem",)) -> dict:
         series[f"drift/{g}"] = (steps, [0.0 if g in frozen else 0.01 * s for s in steps])
         series[f"lr/{g}"] = (steps, [1e-3] * n)
         series[f"trainable/{g}"] = ([n], [0.0 if g in frozen else 1.0])
+        series[f"update/{g}"] = (steps, [0.0 if g in frozen else 2e-3 for _ in steps])
     return {"series": series, "groups": GROUPS, "status": "running", "step": n, "steps": 200}
 
 
@@ -27,6 +28,7 @@ FIGURES = {
     "drift": _charts.drift_bars,
     "lr": _charts.lr_bars,
     "heatmap": _charts.drift_heatmap,
+    "update ratio": _charts.update_ratio_figure,
 }
 
 
@@ -53,3 +55,10 @@ def test_the_charts_show_what_the_snapshot_holds():
     assert lr.data[0].y == (0, 1e-3, 1e-3) and lr.layout.yaxis.exponentformat == "e"
     heat = _charts.drift_heatmap(s)
     assert heat.data[0].y == tuple(GROUPS) and heat.data[0].zmax == pytest.approx(0.3)
+
+
+def test_the_update_ratio_chart_shows_trainable_groups_and_the_guide():
+    fig = _charts.update_ratio_figure(snapshot())
+    assert [t.name for t in fig.data] == ["block1", "head", "1e-3 (rule of thumb)"]  # the frozen stem has no line
+    assert fig.data[-1].y == (1e-3, 1e-3) and fig.layout.yaxis.type == "log"
+    assert _charts.update_ratio_figure(snapshot(frozen=tuple(GROUPS))) is None

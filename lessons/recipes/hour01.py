@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.core.config import TrainConfig
+from lessons.recipes import _claims
 
 # Both runs fine-tune every layer with the same optimizer, LR, data and seed: only the start differs.
 BASE = TrainConfig(backbone="glyphnet", strategy="finetune", shots=5, steps=200, seed=0)
@@ -28,3 +29,32 @@ NOTICE = [
     "The gap is widest with the fewest labels: set labels per class to 20 and both runs improve, "
     "the pretrained one still leads, but by less than at 5.",
 ]
+
+
+def _gap(o) -> float:
+    return o["pretrained"].results["test_accuracy"] - o["from scratch"].results["test_accuracy"]
+
+
+def _claim_runs(seed: int) -> dict[str, TrainConfig]:
+    """The page's pair at the default 5 labels and at 20 (Try this), for one student's draw."""
+    five = configs(BASE.replace(seed=seed))
+    twenty = configs(BASE.replace(seed=seed, shots=20))
+    return {**five, **{f"{k} @20": c for k, c in twenty.items()}}
+
+
+CLAIMS = _claims.PageClaims(
+    page="hour01",
+    runs=_claim_runs,
+    claims=(
+        _claims.Claim("step-50 val loss: pretrained < 0.5 and < half of scratch",
+                      lambda o: min(0.5 - o["pretrained"].at("val_loss", BASE.eval_every),
+                                    0.5 * o["from scratch"].at("val_loss", BASE.eval_every) - o["pretrained"].at("val_loss", BASE.eval_every)),
+                      "loss"),
+        _claims.Claim("step-50 val loss: scratch still above 1",
+                      lambda o: o["from scratch"].at("val_loss", BASE.eval_every) - 1.0, "loss"),
+        _claims.Claim("pretrained ends > 8 points above scratch", lambda o: _gap(o) - 0.08),
+        _claims.Claim("at 20 labels the gap is smaller but still > 0",
+                      lambda o: min(_gap(o) - (o["pretrained @20"].results["test_accuracy"] - o["from scratch @20"].results["test_accuracy"]),
+                                    o["pretrained @20"].results["test_accuracy"] - o["from scratch @20"].results["test_accuracy"])),
+    ),
+)

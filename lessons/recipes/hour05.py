@@ -163,7 +163,7 @@ NOTICE = [
     "**Plain SGD is the noisiest, and momentum smooths it**: at the same LR, momentum's oscillation (the jumpiness of "
     "the loss over the second half) is less than a quarter of SGD's.",
     "**Momentum and Adam are the fastest here, neck and neck**: both get under 0.5 within 30 steps, a few steps "
-    "apart. Adam gets there at a tenth of momentum's LR, because it scales each weight's step by its own gradient size.",
+    "apart. Adam gets there at a tenth of momentum's LR, because it divides each weight's step by a running RMS of that weight's recent gradients, so every step is about the LR in size whatever the gradient's scale.",
     "**The LR range test has a clear valley** (for Adam): the loss is flat while the LR is tiny, falls to under a "
     "quarter of where it started, then shoots past 4x its lowest value and the test stops. Its steepest point lies "
     "between 1e-3 and 5e-3, right around Adam's usual LR.",
