@@ -11,6 +11,7 @@ from lessons import _charts
 from lessons import experiments as ex
 
 REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 Hz: live, yet light for a full room)
+LAYER_REFRESH_SECONDS = 3.0  # the layer panel (bars, heatmap, update ratios) while runs train
 BUSY_REFRESH_SECONDS = 2.0  # while other students' runs wait for a slot: half the redraws, so the server trains
 
 
@@ -133,7 +134,7 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
                "far above, the step is too large for that group; far below, it barely learns.")
 
 
-def _draw(page_key: str, snaps: dict[str, dict]) -> None:
+def _draw(page_key: str, snaps: dict[str, dict], layers: bool = True) -> None:
     for label, snap in snaps.items():
         _progress_line(label, snap)
     for label, snap in snaps.items():
@@ -144,7 +145,8 @@ def _draw(page_key: str, snaps: dict[str, dict]) -> None:
     compare(snaps, key=page_key, ghosts=ghosts, max_steps=max_steps)
     if ghosts:
         st.caption("Faded grey curves are your earlier experiments on this page; the legend says what was different.")
-    layer_panel(page_key, snaps)
+    if layers:
+        layer_panel(page_key, snaps)
 
 
 def compare(snaps: dict[str, dict], key: str, ghosts: list[dict] | None = None, max_steps: int | None = None) -> None:
@@ -169,11 +171,16 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
     @st.fragment(run_every=refresh_seconds() if live else None)
     def live_view() -> None:
         now = ex.latest(page_key)
-        _draw(page_key, now)
+        _draw(page_key, now, layers=False)
         if live and not ex.is_live(now):
             st.rerun(scope="app")  # the runs ended: redraw the page once, without the timer
 
+    @st.fragment(run_every=LAYER_REFRESH_SECONDS if live else None)
+    def layer_view() -> None:  # four charts that change slowly: redrawn less often, by the server and the browser
+        layer_panel(page_key, ex.latest(page_key))
+
     live_view()
+    layer_view()
     snaps = ex.latest(page_key)
     if pictures and not ex.is_live(snaps):
         mistakes_panel(page_key, snaps)

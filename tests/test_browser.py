@@ -111,3 +111,30 @@ def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
         assert again.locator(EXCEPTION).count() == 0
     finally:
         again.context.close()
+
+
+def test_a_page_keeps_updating_while_another_students_tab_trains(app_url, page):
+    """Two students on one server (runs in worker processes): each tab's step counter keeps moving."""
+    other = page.context.browser.new_context(viewport={"width": 1400, "height": 2600}).new_page()
+    try:
+        for p in (page, other):
+            p.goto(f"{app_url}/hour01_why_transfer")
+            wait_rendered(p)
+            p.wait_for_selector(".st-key-hour01-start button", timeout=120_000)
+        page.locator(".st-key-hour01-start button").first.click()
+        wait_for(lambda: steps_done(page) > 0, 240, "the first tab's first steps", page)
+        other.locator(".st-key-hour01-start button").first.click()
+        wait_for(lambda: steps_done(other) > 0, 240, "the second tab's first steps", other)
+        for _ in range(3):  # the first tab still redraws while the second trains
+            before = steps_done(page)
+            if before >= 400:  # both of its runs are done
+                break
+            wait_for(lambda b=before: steps_done(page) > b, 60, "the first tab to keep counting", page)
+        assert page.get_by_text("worker processes").count() >= 1  # the sidebar names the executor
+        assert page.locator(EXCEPTION).count() == 0 and other.locator(EXCEPTION).count() == 0
+        shot(other, "hour01_second_student")
+        for p in (page, other):
+            p.locator(".st-key-hour01-stop button").first.click()
+        wait_for(lambda: all(re.search(r"stopped|finished", t) for t in progress_texts(other)), 60, "the runs to stop", other)
+    finally:
+        other.context.close()

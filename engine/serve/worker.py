@@ -23,11 +23,7 @@ def worker_main(conn, ctrl, threads: int, max_runs: int) -> None:
     torch.set_num_threads(max(1, threads))
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
-    import engine.data
-    import engine.models  # imports and registers the datasets and backbones now, not during the first run
-
-    del engine
-
+    _warm_up()
     conn.send(("ready",))
     done = 0
     while done < max_runs:
@@ -41,6 +37,20 @@ def worker_main(conn, ctrl, threads: int, max_runs: int) -> None:
         _train_one(conn, ctrl, run_id, config_dict, extra_callbacks)
         done += 1
     conn.send(("retiring",))
+
+
+def _warm_up() -> None:
+    """Before the first job: import and register datasets and backbones, render the default glyph task and load the
+    shipped checkpoint, so a student's first run starts training at once (the worker starts with the server)."""
+    try:
+        from engine.core.config import TrainConfig
+        from engine.models.registry import build_model
+        from engine.train.experiment import prepare_task
+
+        task = prepare_task(TrainConfig())
+        build_model("glyphnet", "pretrained", task.n_classes)
+    except Exception:
+        pass  # a broken asset is reported by the run that needs it, in its own sentence
 
 
 def _train_one(conn, ctrl, run_id: str, config_dict: dict, extra_callbacks: list) -> None:
