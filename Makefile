@@ -1,11 +1,12 @@
-# make run: open the app.  make test: run every test.  make bench: performance figures.
+# make run: open the app.  make test: run every test.  make test-fast: one seed per claim, no browser.
+# make bench: performance figures.  make claims: every page's claims over five seeds, as a table.
 # Each sets up .venv first (once; again when pyproject.toml changes).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench weights pretrain lint clean
+.PHONY: run test test-fast claims bench weights pretrain lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.installed
+	CLAIM_SEEDS=0 $(PY) -m pytest -q -m "not browser"
+
+claims: $(VENV)/.installed
+	$(PY) scripts/claims.py
 
 bench: $(VENV)/.installed
 	$(PY) -m engine bench

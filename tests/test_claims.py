@@ -1,0 +1,44 @@
+"""Every page's "What to notice" claims hold for the room: at least NEED of SEEDS draws, at the page's own length.
+
+Each page's runs train once per seed and every claim of the page is scored on them (lessons/recipes/_claims.py).
+`make test-fast` runs seed 0 only (CLAIM_SEEDS=0); `python scripts/claims.py` prints the margins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+
+from lessons.recipes import _claims
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = tuple(int(s) for s in os.environ.get("CLAIM_SEEDS", ",".join(map(str, _claims.SEEDS))).split(","))
+PAGES = [p.stem for p in sorted((ROOT / "lessons" / "recipes").glob("hour*.py"))
+         if getattr(importlib.import_module(f"lessons.recipes.{p.stem}"), "CLAIMS", None) is not None]
+_tables: dict[str, dict] = {}
+
+
+def table(page: str) -> dict[str, dict[int, float]]:
+    if page not in _tables:
+        _tables[page] = _claims.check(importlib.import_module(f"lessons.recipes.{page}").CLAIMS, SEEDS)
+    return _tables[page]
+
+
+CASES = [(p, c.name) for p in PAGES for c in importlib.import_module(f"lessons.recipes.{p}").CLAIMS.claims]
+
+
+@pytest.mark.parametrize(("page", "claim"), CASES, ids=[f"{p}: {c}" for p, c in CASES])
+def test_the_claim_holds_for_the_room(page, claim):
+    margins = table(page)[claim]
+    need = min(_claims.NEED, len(SEEDS))
+    assert sum(m > 0 for m in margins.values()) >= need, f"margins per seed: {margins}"
+
+
+def test_a_claim_that_fails_on_two_draws_is_caught():
+    assert not _claims.holds({0: 0.1, 1: -0.01, 2: 0.2, 3: -0.3, 4: 0.05})
+    assert _claims.holds({0: 0.1, 1: -0.01, 2: 0.2, 3: 0.3, 4: 0.05})
