@@ -164,7 +164,7 @@ def update_ratio_figure(snap: dict) -> go.Figure | None:
     data.append({"type": "scatter", "x": [min(steps), max(steps)], "y": [UPDATE_GUIDE, UPDATE_GUIDE], "mode": "lines",
                  "name": "1e-3 (rule of thumb)", "line": {"color": GHOST, "dash": "dash", "width": 1.5}})
     layout = _axis(_layout_spec("Update / weight ratio per step: ||ΔW|| / ||W||", "ratio (log)", height=260),
-                   "yaxis", type="log", exponentformat="e")
+                   "yaxis", type="log", dtick=1, exponentformat="power")  # one labelled tick per decade
     return _figure(data, layout)
 
 
