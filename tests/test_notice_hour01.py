@@ -6,7 +6,6 @@ from __future__ import annotations
 from lessons.recipes import hour01
 
 
-
 def test_the_default_is_what_the_page_describes():
     runs = hour01.configs()
     assert {k: (c.weights, c.strategy, c.unfreeze) for k, c in runs.items()} == {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import signal
 import sqlite3
@@ -36,9 +35,28 @@ def snap(run_id, arm="finetune", shots=5, acc=0.5, status="finished", page="hour
     }
 
 
-@pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path / 'data' / 'runs.sqlite3'}"
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server for this file, or the reason there is none (its half of the tests is then skipped)."""
+    import pg
+
+    try:
+        server = pg.start()
+    except pg.Unavailable as e:
+        yield str(e)
+        return
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path, postgres):
+    """Each store test runs against SQLite and against a real PostgreSQL (a fresh database each time)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'runs.sqlite3'}"
+    if isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL here: {postgres}")
+    return postgres.new_database()
 
 
 def test_runs_survive_a_restart_and_stay_with_their_owner(url):
@@ -57,7 +75,8 @@ def test_runs_survive_a_restart_and_stay_with_their_owner(url):
     assert s2.get("a1", "alice")["owner"] == "alice"
     assert s2.get("a1", "bob") is None  # another session cannot read it by guessing the id
     assert s2.runs_of_owner("alice", page="hour03") == []
-    assert s2._query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    if s2.kind == "sqlite":
+        assert s2._query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
 
 
 def test_board_aggregates_by_strategy_and_labels_per_class(url):
@@ -147,9 +166,8 @@ def test_a_crash_mid_write_loses_at_most_the_run_in_progress(tmp_path):
     assert set(per_run) == {r for (r,) in runs}  # no series without its run
 
 
-def test_a_postgresql_url_without_psycopg_says_what_to_install():
-    if importlib.util.find_spec("psycopg") is not None:
-        pytest.skip("psycopg is installed here")
+def test_a_postgresql_url_without_psycopg_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed: `import psycopg` fails
     with pytest.raises(StoreError, match=r'^a PostgreSQL database_url needs psycopg: pip install "psycopg\[binary\]".$'):
         RunStore("postgresql://teacher@localhost/classroom")
 
@@ -234,3 +252,57 @@ def test_a_stored_run_reads_back_as_the_snapshot_it_was(tmp_path):
     assert back["config"] == live["config"]
     assert back["results"]["test_accuracy"] == live["results"]["test_accuracy"]
     assert back["elapsed"] == pytest.approx(live["elapsed"], abs=1e-6)
+
+
+WRITER = """
+import sys; sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from engine.serve.store import RunStore
+from test_store import snap
+s = RunStore({url!r})
+series = {{f"drift/g{{k}}": (list(range(300)), [0.5] * 300) for k in range(20)}}
+for i in range({n}):
+    s.save(snap(f"{{sys.argv[1]}}-{{i}}", shots=1 + i % 3, series=series), sys.argv[1])
+    if i == 3:
+        print("ready", flush=True)
+print("done", flush=True)
+"""
+
+
+def _writer(url: str, name: str, n: int) -> subprocess.Popen:
+    code = WRITER.format(root=str(ROOT), tests=str(Path(__file__).parent), url=url, n=n)
+    return subprocess.Popen([sys.executable, "-c", code, name], stdout=subprocess.PIPE, text=True)
+
+
+def test_two_processes_writing_to_one_postgresql_lose_and_duplicate_nothing(postgres):
+    if isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL here: {postgres}")
+    url = postgres.new_database()
+    RunStore(url).close()  # the schema, once, before the writers race
+    procs = [_writer(url, name, 40) for name in ("east", "west")]
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0 and out.split()[-1] == "done"
+    s = RunStore(url)
+    assert s.count() == 80
+    assert [len(s.runs_of_owner(o, limit=100)) for o in ("east", "west")] == [40, 40]
+    assert sum(c["n"] for c in s.board()) == 80  # the class board counts each run once
+    per_run = {r["run_id"]: r["n"] for r in s._query("SELECT run_id, COUNT(*) AS n FROM series GROUP BY run_id")}
+    assert len(per_run) == 80 and set(per_run.values()) == {20}
+
+
+def test_a_writer_killed_mid_write_to_postgresql_loses_at_most_its_run_in_progress(postgres):
+    if isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL here: {postgres}")
+    url = postgres.new_database()
+    RunStore(url).close()
+    proc = _writer(url, "killed", 100_000)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    s = RunStore(url)
+    runs = {r["id"] for r in s._query("SELECT id FROM runs")}
+    per_run = {r["run_id"]: r["n"] for r in s._query("SELECT run_id, COUNT(*) AS n FROM series GROUP BY run_id")}
+    assert len(runs) >= 4 and set(per_run) == runs and set(per_run.values()) == {20}  # whole runs only
