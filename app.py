@@ -23,6 +23,8 @@ def sidebar() -> None:
             st.caption(f"**Training on:** {describe()}")
             st.caption(f"**Server:** {s['running']} training, {s['queued']} waiting (at most {s['max_running']} at once, "
                        f"in {s.get('executor', 'threads')})")
+            if s.get("problem"):
+                st.warning(s["problem"])
         except Exception:
             st.caption("**Server:** status unavailable")
 

@@ -13,11 +13,13 @@ Read, in this order (later wins): the defaults below, a TOML file, then environm
         keep_ended = 20                   # ended runs per session kept in memory (all are in the store)
         paused_minutes = 10               # a run paused this long while others wait is stopped
         executor = "processes"            # where runs train: "processes" (worker processes, off the web
-                                          # server's GIL) or "threads" (threads of the server process)
+                                          # server's GIL), "threads" (threads of the server process) or "ray"
+        ray_address = "auto"              # executor = "ray": "ray://head:10001", "auto" (this node's cluster)
+                                          # or "local" (start a one-machine cluster with the server)
 
     Environment: CLASSROOM_DATA_DIR, CLASSROOM_DATABASE_URL, CLASSROOM_MAX_RUNS, CLASSROOM_PER_SESSION,
     CLASSROOM_TEACHER_TOKEN, CLASSROOM_REAP_SECONDS, CLASSROOM_KEEP_ENDED, CLASSROOM_PAUSED_MINUTES,
-    CLASSROOM_EXECUTOR.
+    CLASSROOM_EXECUTOR, CLASSROOM_RAY_ADDRESS.
 
 Several app replicas behind a load balancer share one PostgreSQL database_url, and the balancer must
 keep each browser on the replica it first reached (sticky sessions): a Streamlit session, its live
@@ -54,8 +56,9 @@ ENV = {
     "keep_ended": "CLASSROOM_KEEP_ENDED",
     "paused_minutes": "CLASSROOM_PAUSED_MINUTES",
     "executor": "CLASSROOM_EXECUTOR",
+    "ray_address": "CLASSROOM_RAY_ADDRESS",
 }
-EXECUTORS = ("processes", "threads")
+EXECUTORS = ("processes", "threads", "ray")
 
 
 def default_max_running() -> int:
@@ -83,6 +86,7 @@ class Settings:
     keep_ended: int = 20
     paused_minutes: float = 10.0
     executor: str = "processes"
+    ray_address: str = "auto"
 
     @property
     def runs_max(self) -> int:

@@ -30,21 +30,32 @@ class RunManager:
     """Bounded pool of Runs with a FIFO queue, keyed by owner."""
 
     def __init__(self, max_running: int | None = None, per_owner: int = 4, store=None, keep_ended: int = 20,
-                 paused_minutes: float = 10.0, executor: str = "threads"):
+                 paused_minutes: float = 10.0, executor: str = "threads", ray_address: str = "auto"):
         """`executor`: "threads" trains each run on a thread of this process (small tests, scripts); "processes"
-        in a pool of `max_running` worker processes (the server: training never holds the web server's GIL)."""
+        in a pool of `max_running` worker processes (the server: training never holds the web server's GIL);
+        "ray" on the Ray cluster at `ray_address`, whose CPUs are the cap unless `max_running` is given."""
         from engine.core.settings import default_max_running as _default
 
         _limit_malloc_arenas()
-        self.max_running = max_running or _default()
-        if executor == "processes":
+        ray = None
+        if executor == "ray":
+            from engine.serve.ray_executor import RayExecutor, Unreachable
+
+            try:
+                ray = RayExecutor(ray_address)
+            except ConfigError as e:  # the app keeps serving pages and stored runs; Start says why it cannot train
+                ray = Unreachable(str(e))
+        self.max_running = max_running or getattr(ray, "capacity", None) or _default()
+        if ray is not None:
+            self.executor = ray
+        elif executor == "processes":
             from engine.serve.pool import ProcessPool
 
             self.executor = ProcessPool(self.max_running)
         elif executor == "threads":
             self.executor = THREADS
         else:
-            raise ConfigError(f"unknown executor {executor!r}; choose processes or threads.")
+            raise ConfigError(f"unknown executor {executor!r}; choose processes, threads or ray.")
         self.per_owner = per_owner  # live (queued, running or paused) runs one owner may have
         self.keep_ended = keep_ended  # ended runs per owner kept in memory; older ones live on in the store
         self.paused_minutes = paused_minutes
@@ -154,7 +165,7 @@ class RunManager:
             owners = {r.owner for r in self._runs.values() if not r.done}
             return {"running": len(self._running), "queued": len(self._queue), "max_running": self.max_running,
                     "per_session": self.per_owner, "sessions": len(owners), "reaped": self.reaped,
-                    "executor": self.executor.name}
+                    "executor": self.executor.name, "problem": getattr(self.executor, "problem", "")}
 
     def history(self, owner: str, page: str | None = None, limit: int = 50) -> list[dict]:
         """This owner's stored runs (survive a restart), newest first; [] without a store."""
@@ -332,7 +343,7 @@ def make_manager(settings=None) -> RunManager:
     except StoreError:
         store = None
     return RunManager(max_running=s.runs_max, per_owner=s.per_session, store=store, keep_ended=s.keep_ended,
-                      paused_minutes=s.paused_minutes, executor=s.executor)
+                      paused_minutes=s.paused_minutes, executor=s.executor, ray_address=s.ray_address)
 
 
 def get_manager() -> RunManager:

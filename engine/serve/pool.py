@@ -159,23 +159,9 @@ class ProcessPool:
         run = worker.run
         if run is None or msg[1] != run.id:
             return  # a late message of a run already ended
-        if kind == "started":
-            run.groups, run.warnings = msg[2], msg[3]
-        elif kind == "points":
-            run.step = msg[2]
-            run.log.extend(msg[3])
-        elif kind == "status":
-            run._set_status(msg[2])
-        elif kind == "end":
-            _, _, status, message, results, warnings, step, state, n_classes = msg
-            run.step = step
-            run.warnings = warnings
-            run.results = results
-            if state is not None:
-                with contextlib.suppress(Exception):  # no model to export is better than no end
-                    run.trainer = Finished(run.config, _rebuild(run.config, state, n_classes), step)
+        if apply_message(run, msg) is not None:  # the run's end: results and model are in place
             self._release(worker)
-            run._finish(status, message)
+            run._finish(msg[2], msg[3])
 
     def _release(self, worker: _Worker) -> None:
         """`worker` is idle again: give it the next pending run, if any."""
@@ -211,6 +197,30 @@ class ProcessPool:
         if run is not None:
             run.control_hook = None
             run._finish("failed", DIED if worker.ready else NO_WORKERS)
+
+
+def apply_message(run: Run, msg: tuple):
+    """Put one message a training process streamed (engine.serve.worker) into the server's Run. For the end
+    message: results, warnings and the rebuilt model are set and the status is returned (the caller finishes the
+    run once its own bookkeeping is done); None for every other message."""
+    kind = msg[0]
+    if kind == "started":
+        run.groups, run.warnings = msg[2], msg[3]
+    elif kind == "points":
+        run.step = msg[2]
+        run.log.extend(msg[3])
+    elif kind == "status":
+        run._set_status(msg[2])
+    elif kind == "end":
+        _, _, status, _message, results, warnings, step, state, n_classes = msg
+        run.step = step
+        run.warnings = warnings
+        run.results = results
+        if state is not None:
+            with contextlib.suppress(Exception):  # no model to export is better than no end
+                run.trainer = Finished(run.config, _rebuild(run.config, state, n_classes), step)
+        return status
+    return None
 
 
 def _rebuild(config, state: bytes, n_classes: int):
