@@ -1,0 +1,1 @@
+"""Pages beside the lessons: home, your runs, the class board."""

@@ -71,7 +71,8 @@ def student_config(i: int, steps: int, seed: int = 0) -> TrainConfig:
 
 def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = None, spread_s: float = 5.0,
                  poll_s: float = 0.5, probe: Callable[[], None] | None = None, timeout_s: float = 900.0,
-                 seed: int = 0, make_config: Callable[[int], TrainConfig] | None = None) -> dict:
+                 seed: int = 0, make_config: Callable[[int], TrainConfig] | None = None, executor: str = "threads",
+                 ray_address: str = "local") -> dict:
     """Simulate `students` pressing Start within `spread_s` seconds; return the figures as a dict.
 
     Figures: queue_wait_s (submit -> training starts), first_point_s (submit -> the first loss point a
@@ -96,7 +97,7 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
     threads_used = configure_threads(cap)
     tmp = tempfile.TemporaryDirectory()
     store = RunStore(f"sqlite:///{Path(tmp.name) / 'runs.sqlite3'}")
-    manager = RunManager(max_running=cap, per_owner=2, store=store)
+    manager = RunManager(max_running=cap, per_owner=2, store=store, executor=executor, ray_address=ray_address)
     import engine.serve.manager as manager_mod
 
     previous, manager_mod._manager = manager_mod._manager, manager  # pages rendered by the probe see this server
@@ -105,6 +106,10 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
 
     # Warm up (render the glyph data, load the checkpoint) so the figures are about serving, not first use.
     run_experiment(config_of(0).replace(steps=2, eval_every=1))
+    if executor != "threads":  # and every worker process or actor path once
+        warm = [manager.submit(config_of(0).replace(steps=2, eval_every=1), f"warm-{k}") for k in range(cap)]
+        for w in warm:
+            w.wait(300)
     gc.collect()
     rss_start = rss_mb()
 
@@ -196,6 +201,7 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
         "students": students,
         "steps": steps,
         "max_running": cap,
+        "executor": manager.executor.name,
         "torch_threads": threads_used,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, {_device_line()}",
         "wall_s": round(wall, 1),
