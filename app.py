@@ -25,6 +25,10 @@ def sidebar() -> None:
                        f"in {s.get('executor', 'threads')})")
             if s.get("problem"):
                 st.warning(s["problem"])
+            from lessons.live import REDRAWS, redraw_ms
+
+            if REDRAWS:
+                st.caption(f"**Live redraw:** {redraw_ms():.0f} ms on the server (median of the last {len(REDRAWS)})")
         except Exception:
             st.caption("**Server:** status unavailable")
 

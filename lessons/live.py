@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
@@ -13,6 +16,14 @@ from lessons import experiments as ex
 REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 Hz: live, yet light for a full room)
 LAYER_REFRESH_SECONDS = 3.0  # the layer panel (bars, heatmap, update ratios) while runs train
 BUSY_REFRESH_SECONDS = 2.0  # while other students' runs wait for a slot: half the redraws, so the server trains
+
+
+REDRAWS: deque[float] = deque(maxlen=500)  # ms the server spent in each recent live redraw (all tabs)
+
+
+def redraw_ms() -> float | None:
+    """The median of the recent live redraws, in ms (None before the first)."""
+    return statistics.median(REDRAWS) if REDRAWS else None
 
 
 def refresh_seconds() -> float:
@@ -170,14 +181,18 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
 
     @st.fragment(run_every=refresh_seconds() if live else None)
     def live_view() -> None:
+        t0 = time.perf_counter()
         now = ex.latest(page_key)
         _draw(page_key, now, layers=False)
+        REDRAWS.append(1000 * (time.perf_counter() - t0))
         if live and not ex.is_live(now):
             st.rerun(scope="app")  # the runs ended: redraw the page once, without the timer
 
     @st.fragment(run_every=LAYER_REFRESH_SECONDS if live else None)
     def layer_view() -> None:  # four charts that change slowly: redrawn less often, by the server and the browser
+        t0 = time.perf_counter()
         layer_panel(page_key, ex.latest(page_key))
+        REDRAWS.append(1000 * (time.perf_counter() - t0))
 
     live_view()
     layer_view()

@@ -320,6 +320,8 @@ async def app_page(browser, url: str, stem: str, timeout: float, server_pid: int
                 break
         out["exceptions"] = await exceptions(page)
         out["load_avg"] = round(os.getloadavg()[0], 2)
+        redraw = re.search(r"Live redraw:\**\s*(\d+) ms", await page.locator('[data-testid="stSidebar"]').inner_text())
+        out["redraw_ms"] = int(redraw.group(1)) if redraw else None  # the server's median time per live redraw
     except Exception as e:
         out["problems"].append(f"{type(e).__name__}: {str(e)[:300]}")
     finally:
@@ -524,7 +526,7 @@ async def _run_pages(args, stems: list[str], data_dir: str) -> dict:
                "load_s": a.get("load_s"), "app": a["experiments"], "manager": m.get("experiments"),
                "exceptions": a["exceptions"], "problems": a["problems"] + ([m["problem"]] if m.get("problem") else []),
                "config_mismatch": m.get("config_mismatch", []),
-               "load_avg_app": a.get("load_avg"), "load_avg_manager": m.get("load_avg")}
+               "load_avg_app": a.get("load_avg"), "load_avg_manager": m.get("load_avg"), "redraw_ms": a.get("redraw_ms")}
         result["pages"].append(row)
     return result
 
@@ -545,7 +547,8 @@ def print_pages(result: dict) -> None:
                   f"browser {e.get('browser_cpu_pct')})")
         print(f"  cap: app {r['app_cap']}, manager {r['manager_cap']} ({r['manager_executor']}, "
               f"{r['manager_torch_threads']} torch threads in its main process); "
-              f"page load {r['load_s']} s; 1-min load average after app {r['load_avg_app']}, after manager {r['load_avg_manager']}")
+              f"page load {r['load_s']} s; 1-min load average after app {r['load_avg_app']}, after manager {r['load_avg_manager']}; "
+              f"server's median live redraw {r.get('redraw_ms')} ms")
         for what in ("problems", "exceptions", "config_mismatch"):
             for x in r[what]:
                 print(f"  {what}: {x}")
