@@ -1,6 +1,6 @@
 """RayExecutor: the run manager's executor for a Ray cluster (`executor = "ray"`, `ray_address` in the settings).
 
-Each run is a Ray actor that trains it with the same code as a local worker process (engine.serve.worker) and
+Each run trains in a Ray actor (actors are reused from run to run, as local workers are) with the same code as a local worker process (engine.serve.worker) and
 keeps the records it would have streamed; a driver thread on the server drains them four times a second into the
 server's Run, passes pause, resume and stop on, and at the end collects the results and the final state dict.
 The run manager's cap becomes the cluster's CPUs (a run asks for one CPU, and for one GPU where the cluster has
@@ -67,9 +67,11 @@ class RunActor:
     def drain(self) -> list:
         return self.queue.drain()
 
-    def train(self, run_id: str, config: dict, extra_callbacks: list) -> None:
+    def train(self, run_id: str, config: dict, extra_callbacks: list, control: int = GO) -> None:
+        """(A threaded actor runs calls in any order: the run's first control value comes with it.)"""
         from engine.serve.worker import _train_one
 
+        self.flag.value = control
         _train_one(self.queue, self.flag, run_id, config, extra_callbacks)
 
 
@@ -98,6 +100,8 @@ class RayExecutor:
         self.gpus = int(resources.get("GPU", 0))
         self._actor_class = ray.remote(max_concurrency=4)(RunActor)
         self._threads: dict[str, threading.Thread] = {}
+        self._idle: list = []  # actors whose run ended cleanly: the next run reuses one (starting one takes seconds)
+        self._idle_lock = threading.Lock()
 
     def start(self, run: Run) -> None:
         th = threading.Thread(target=self._drive, args=(run,), name=f"ray-run-{run.id}", daemon=True)
@@ -118,19 +122,22 @@ class RayExecutor:
 
         run.started_at = time.time()
         run._set_status("running")
-        actor = None
+        actor, reusable = None, False
         try:
-            opts = {"num_cpus": 1, "name": f"run-{run.id}"}
-            if self.gpus:
-                opts["num_gpus"] = 1
-            actor = self._actor_class.options(**opts).remote()
+            with self._idle_lock:
+                actor = self._idle.pop() if self._idle else None
+            if actor is None:
+                opts = {"num_cpus": 1}
+                if self.gpus:
+                    opts["num_gpus"] = 1
+                actor = self._actor_class.options(**opts).remote()
+            ray.get(actor.drain.remote())  # nothing left over from an earlier run
 
-            def tell(a=actor, r=run) -> None:
-                a.control.remote(STOP if r.stopping else (PAUSE if r.paused_wanted else GO))
+            def code(r=run) -> int:
+                return STOP if r.stopping else (PAUSE if r.paused_wanted else GO)
 
-            tell()
-            run.control_hook = tell
-            done = actor.train.remote(run.id, run.config.to_dict(), list(run.extra_callbacks))
+            run.control_hook = lambda a=actor: a.control.remote(code())
+            done = actor.train.remote(run.id, run.config.to_dict(), list(run.extra_callbacks), code())
             status = None
             while status is None:
                 ready, _ = ray.wait([done], timeout=POLL_S)
@@ -149,6 +156,7 @@ class RayExecutor:
                     if status is None:
                         status, message = "failed", DIED
             run.control_hook = None
+            reusable = message != DIED
             run._finish(status, message)
         except ConfigError as e:
             run._finish("failed", str(e))
@@ -156,7 +164,10 @@ class RayExecutor:
             run.control_hook = None
             run._finish("failed", DIED)
         finally:
-            if actor is not None:
+            if actor is not None and reusable:
+                with self._idle_lock:
+                    self._idle.append(actor)
+            elif actor is not None:
                 with contextlib.suppress(Exception):
                     ray.kill(actor)
             self._threads.pop(run.id, None)
