@@ -31,7 +31,9 @@ shrinks roughly like $1/\sqrt{B}$. What differs is how the step is built from $g
 | **AdamW** | Adam, plus weight decay applied to $w$ directly ($w \leftarrow w - \eta \lambda w$) instead of through the gradient | two moments |
 
 **Momentum** averages the gradients of recent steps, so the batch-to-batch noise partly cancels and steps along
-a consistent direction add up (with $\mu = 0.9$ the steady-state step is about $10\times$ plain SGD's).
+a consistent direction add up (with $\mu = 0.9$ the steady-state step is about $10\times$ plain SGD's). Those are two
+effects, and a fair comparison separates them: plain SGD at $10\times$ the LR takes the same size of step, so the
+experiment below runs it beside momentum.
 **Adaptive** methods divide each weight's step by a running root-mean-square of its recent gradients: every weight gets its own step size,
 so weights with small gradients still move and one learning rate suits the whole network more easily. The price
 is memory (one or two extra numbers per weight) and, at times, slightly worse generalisation than well-tuned SGD.
@@ -58,11 +60,18 @@ chosen = st.multiselect(
     "Optimizers to compare", list(hour05.USUAL_LR), default=list(hour05.SHOWN), key="hour05:optimizers",
     help="Each one trains the same network from the same start on the same batches; the curves are overlaid.",
 )
+equal_step = st.checkbox(
+    f"With momentum, also run plain SGD at momentum's step size (LR x {1 / (1 - hour05.MOMENTUM):g}: *{hour05.EQUAL_STEP}*)",
+    value=True, key="hour05:equal_step",
+    help="Momentum's steady step is 1 / (1 - 0.9) = 10 times plain SGD's at the same LR. This run tells the larger "
+         "step apart from the averaging of gradients.",
+)
 cfg = panel.controls(hour05.PAGE, hour05.BASE, hour05.KNOBS)
 if not chosen:
     st.info("Pick at least one optimizer to compare.")
     st.stop()
-configs = hour05.default_configs(chosen, batch_size=cfg.batch_size, schedule=cfg.schedule, steps=cfg.steps, seed=cfg.seed)
+configs = hour05.default_configs(chosen, equal_step, batch_size=cfg.batch_size, schedule=cfg.schedule, steps=cfg.steps,
+                                 seed=cfg.seed)
 first = next(iter(configs.values()))
 panel.schedule_plot(first, key="hour05:schedule")
 st.caption(f"Drawn for {chosen[0]}'s LR ({first.lr:g}); every optimizer's LR is multiplied by the same schedule.")
@@ -100,37 +109,51 @@ panel.notice(hour05.NOTICE)
 panel.try_this(
     [
         ("Run the LR range test and compare SGD's shaded band with its LR of 0.01", "0.01 lies below SGD's band of "
-         "good LRs: plain SGD is slow here partly because its usual LR is too small for this problem, while Adam's "
-         "1e-3 sits near its steepest point."),
-        ("Set the batch size to 4", "every training curve gets much jumpier (the oscillation column grows), because "
-         "each step's loss and gradient come from only 4 images."),
-        ("Pick the cosine schedule", "the LR curve above slides down to 0, and the loss curves flatten out in the last "
-         "steps as the steps get smaller."),
+         "good LRs: plain SGD is slow here because its usual LR is too small for this problem (its blocks move by "
+         "under 5e-4 of their size per step), while Adam's 1e-3 sits near its steepest point."),
+        ("Set the batch size to 4", "predict first: each step's loss and gradient now come from 4 images instead of "
+         "32. Then compare the oscillation column with your last run's."),
+        ("Pick the cosine schedule", "the LR curve above slides down to 0; watch whether the loss curves flatten out "
+         "in the last steps as the steps get smaller."),
     ]
 )
 panel.check_yourself(
     "hour05",
     [
         {
-            "q": "Adam keeps two extra numbers for every weight. For a 25-million-parameter network in float32, "
-                 "roughly how much memory does that state take?",
-            "options": ["about 25 MB", "about 200 MB", "about 2 GB"],
+            "q": "Momentum at LR 0.01 gets under a loss of 0.5 more than twice as soon as plain SGD at 0.01. Predict: "
+                 f"where does plain SGD at 0.1 (*{hour05.EQUAL_STEP}*) land?",
+            "options": ["as slow as SGD at 0.01: without momentum's averaging the batch noise holds it back",
+                        "at least as fast as momentum: with μ = 0.9 momentum's steady step is 10 times SGD's, and SGD "
+                        "at 0.1 takes that step",
+                        "it diverges: 0.1 is far too large an LR for fine-tuning"],
             "answer": 1,
-            "why": "2 x 25 million x 4 bytes = 200 MB, on top of the weights and their gradients.",
+            "why": "v ← 0.9 v + g settles at v = g / (1 − 0.9) = 10 g along a steady direction. Run it: on every draw "
+                   "SGD at 0.1 gets under 0.5 a few steps before momentum, and the LR range test's band for SGD "
+                   "(from about 0.05) says 0.1 is a good LR here, not a reckless one.",
         },
         {
-            "q": "In an LR range test the loss is flat, then falls, then shoots up. Which LR do you pick?",
-            "options": ["the largest LR before the loss shoots up", "one where the loss falls fastest, "
-                        "or about a tenth of the LR at the lowest loss", "the smallest LR tried"],
-            "answer": 1,
-            "why": "At the bottom of the valley the LR is already close to unstable; the steep part trains fast and safely.",
+            "q": "On the loss chart, SGD at 0.01's curve jumps the most in raw loss units. Why does the table divide "
+                 "the jumps by the loss level before comparing the optimizers' noise?",
+            "options": ["a loss that is still high moves by more in absolute terms, whatever the optimizer",
+                        "dividing makes every optimizer's oscillation equal",
+                        "raw loss changes are not defined for SGD"],
+            "answer": 0,
+            "why": "SGD at 0.01 is still near 0.4 in the second half while the others are near 0.02; jumps of the same "
+                   "relative size are then more than ten times larger in raw units. Relative to its level, momentum's loss is "
+                   "not smoother than SGD's at the same step size here.",
         },
         {
-            "q": "Why does momentum make the loss curve smoother than plain SGD at the same LR?",
-            "options": ["it uses a bigger batch", "it averages the gradients of recent steps, so batch noise "
-                        "partly cancels", "it lowers the LR automatically"],
+            "q": "Read the update/weight chart under the layer panel: Adam's blocks move by about 1e-3 of their size "
+                 "per step, plain SGD's at 0.01 by under 5e-4. What does Adam do that SGD does not?",
+            "options": ["it uses a larger learning rate",
+                        "it divides each weight's step by a running RMS of its recent gradients, so a step is about "
+                        "the LR in size whatever the gradient's scale",
+                        "it skips the layers whose gradients are small"],
             "answer": 1,
-            "why": "The velocity is a running sum of gradients: consistent directions add up, random ones cancel.",
+            "why": "Adam's LR (1e-3) is a tenth of SGD's, so the LR is not it. SGD's step is the LR times the "
+                   "gradient, and the blocks' gradients are small beside their weights; Adam's normalised step is not. Every layer still "
+                   "trains with both.",
         },
     ],
 )

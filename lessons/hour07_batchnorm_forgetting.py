@@ -68,40 +68,65 @@ else:
                "target = validation accuracy on the new classes.")
 
 panel.notice(hour07.NOTICE)
+st.info(
+    "**In this world / in practice.** The usual advice for fine-tuning a network with batch norm is to keep its layers "
+    "in inference mode (the stored statistics, \"frozen\" here), to train the new head first, and to fine-tune at a "
+    "low LR (the Keras guide *Transfer learning & fine-tuning*; torchvision's detection models ship with "
+    "`FrozenBatchNorm2d`). Its main reason is the *target*: small or unrepresentative target batches give noisy "
+    "statistics, and train-mode batch norm overwrites the pretrained ones. It is not, by itself, a guard against "
+    "forgetting, and in this world frozen statistics forget more than training ones both at this page's LR and at "
+    "a tenth of it (Try this 3). What keeps the source task here is keeping the weights near W0: L2-SP, or a low LR."
+)
 panel.try_this(
     [
         ("Set the L2-SP strength to 0.01", "too weak at first: by step 20 the L2-SP run has forgotten about as much as "
-         "the run with no help; it wins a little of the source back later, but ends well below the strong penalty."),
-        ("Set the batch-norm mode to reestimate", "the statistics are measured once on the target, then fixed; like "
-         "frozen, they go stale as the weights move, and the source task is forgotten just as badly."),
-        ("Lower the learning rate to 1e-4", "the run with no help forgets more slowly, since the weights move less per "
-         "step, and the target takes longer to learn."),
+         "the run with no help; it wins some of the source back later, but ends well below the strong penalty."),
+        ("Set the batch-norm mode to reestimate", "the statistics are measured once on the target training images, "
+         "then fixed. Predict first: do statistics measured on the target go stale as the weights move, as the "
+         "source's own did? Then compare the meter with the frozen run's."),
+        (f"Lower the learning rate to {hour07.LOW_LR:g}", "the run with no help forgets more slowly and ends well above "
+         "where it ends at 1e-3, while its target is learned far more slowly (at step 20 its validation accuracy is "
+         "much lower); the frozen-statistics run still forgets more than the one with no help."),
     ]
 )
 panel.check_yourself(
     "hour07",
     [
         {
-            "q": "What does L2-SP add to the loss?",
-            "options": ["α/2 · ||W||², pulling weights towards zero", "α/2 · ||W − W0||², pulling weights towards the "
-                        "pretrained ones", "a penalty on the source head's outputs"],
+            "q": "Before you press Start: batch norm is frozen (the source's own statistics) and every weight trains at "
+                 "1e-3. How will its forgetting meter compare with the run with no help?",
+            "options": ["higher: the source's own statistics keep the source task working",
+                        "lower: the weights move while the stored statistics stay, so they stop matching the "
+                        "activations they normalise",
+                        "the same: batch-norm statistics only matter at test time"],
             "answer": 1,
-            "why": "The anchor is the starting point W0, not zero: that is the whole difference from weight decay.",
+            "why": "The meter reads the backbone with its stored statistics. Training-mode batch norm renormalises "
+                   "every batch and moves its statistics with the weights; frozen statistics stay where the source "
+                   "left them while the layers feeding them change. On this page the frozen run's meter is below the "
+                   "no-help run's at every reading, even though both learn the target.",
         },
         {
-            "q": "Batch norm is frozen but every weight keeps training. Why can the source task still be forgotten?",
-            "options": ["frozen statistics are never used", "the stored statistics were measured for the old weights; "
-                        "once the weights move they no longer match the activations", "batch norm has no effect at "
-                        "test time"],
+            "q": "On the accuracy chart, the L2-SP run's target validation accuracy at step 10 is far below the no-help "
+                 "run's, yet both end above 90%. What causes the slow start?",
+            "options": ["L2-SP gives the backbone a smaller learning rate",
+                        "the penalty pulls the backbone back towards W0, so at first the target is learned mostly "
+                        "through the head and small moves of the backbone",
+                        "L2-SP freezes the batch-norm statistics until the head has trained"],
             "answer": 1,
-            "why": "Frozen statistics only protect the source while the layers feeding them stay close to where they were.",
+            "why": "The two runs have the same LR and batch-norm mode; L2-SP only adds α/2 ||W − W0||² to the loss. "
+                   "The backbone moves only as far as the target's gradient outweighs that pull, which is also why "
+                   "its meter stays near the start. Learning the target and keeping the source trade against each "
+                   "other through α.",
         },
         {
             "q": "Which one thing does the forgetting meter measure?",
-            "options": ["the target's training loss", "how far the weights moved", "the current backbone's accuracy on "
-                        "held-out source-task images, using the original source head"],
+            "options": ["how far the weights have moved from W0, as a fraction of their size",
+                        "the target's validation accuracy on classes shared with the source",
+                        "the current backbone's accuracy on held-out source-task images, using the original source head"],
             "answer": 2,
-            "why": "It asks the old question of the new backbone: can it still do the source task?",
+            "why": "It asks the old question of the new backbone. Weights can move a lot in directions the source "
+                   "task does not need (Hour 3's drift), so distance from W0 is not the same thing; and the target's "
+                   "classes are new ones, with a new head.",
         },
     ],
 )

@@ -1,6 +1,10 @@
-"""Hour 6's "What to notice", checked on the page's own default runs (same configs, same seed)."""
+"""Hour 6's default experiment is what the page describes, and its table's figures are measured as it says. Its
+"What to notice" claims are checked over five seeds at the page's own length by tests/test_claims.py
+(lessons/recipes/hour06.py, CLAIMS)."""
 
-import itertools
+from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -8,80 +12,56 @@ from engine.train.experiment import make_trainer
 from lessons.recipes import hour06
 
 
-def snapshot_of(config) -> dict:
-    t = make_trainer(config)
-    results = t.fit()
-    return {"series": t.log.snapshot(), "results": results, "config": config.to_dict(), "step": t.step}
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict[str, dict]:
-    return {label: snapshot_of(cfg) for label, cfg in hour06.default_configs().items()}
-
-
-@pytest.fixture(scope="module")
-def early() -> dict:
-    (cfg,) = hour06.early_configs().values()
-    return snapshot_of(cfg)
-
-
-def val(run):
-    return run["series"]["val_loss"]
-
-
 def test_runs_differ_only_in_their_remedy():
     cfgs = hour06.default_configs()
     assert list(cfgs) == [hour06.NO_HELP, hour06.AUGMENT, hour06.DROPOUT, hour06.DECAY]
     assert [(c.augment, c.dropout, c.weight_decay) for c in cfgs.values()] == [
         (False, 0.0, 0.0), (True, 0.0, 0.0), (False, 0.5, 0.0), (False, 0.0, 0.01)]
-    assert {(c.shots, c.domain_shift, c.steps, c.seed, c.early_stopping) for c in cfgs.values()} == {(3, 0.6, 120, 0, 0)}
+    assert {(c.shots, c.domain_shift, c.steps, c.eval_every, c.seed, c.early_stopping) for c in cfgs.values()} == {
+        (3, 0.6, 120, 20, 0, 0)}
     # the page's knobs set the remedies' strength, and only theirs
     mine = hour06.default_configs(dropout=0.2, weight_decay=1e-3, steps=60)
     assert mine[hour06.DROPOUT].dropout == 0.2 and mine[hour06.DECAY].weight_decay == 1e-3
     assert mine[hour06.NO_HELP].dropout == 0.0 and mine[hour06.NO_HELP].weight_decay == 0.0
     assert {c.steps for c in mine.values()} == {60}
+    (early,) = hour06.early_configs().values()
+    assert early == cfgs[hour06.NO_HELP].replace(early_stopping=3)  # the no-help run, stopped early
 
 
-def test_without_help_validation_loss_turns_up_while_training_loss_falls(runs):
-    r = runs[hour06.NO_HELP]
-    steps, losses = val(r)
-    turn = hour06.turn(r)
-    assert turn["best step"] == 20
-    after = [v for s, v in zip(steps, losses) if s >= 40]
-    assert all(b > a for a, b in itertools.pairwise(after))  # climbs at every evaluation after step 40
-    assert turn["climbed"] > 0.1
-    train_steps, train = r["series"]["train_loss"]
-    assert sum(train[-10:]) / 10 < 0.01
-    assert sum(train[-10:]) / 10 < min(v for s, v in zip(train_steps, train) if s <= 20)
+def test_every_notice_line_has_its_claims():
+    assert hour06.CLAIMS.page == hour06.PAGE and len(hour06.CLAIMS.claims) == 11
+    runs = hour06.CLAIMS.runs(3)
+    assert list(runs) == [hour06.NO_HELP, hour06.AUGMENT, hour06.DROPOUT, hour06.DECAY, hour06.EARLY]
+    assert {c.seed for c in runs.values()} == {3} and {c.steps for c in runs.values()} == {hour06.BASE.steps}
+    assert f"({hour06.DROPOUT_P:g}, before the head)" in hour06.NOTICE[3]
+    assert f"(patience {hour06.PATIENCE})" in hour06.NOTICE[4] and hour06.PATIENCE == 3
 
 
-def test_weight_decay_narrows_the_gap(runs):
-    none, wd = runs[hour06.NO_HELP], runs[hour06.DECAY]
-    assert hour06.turn(wd)["climbed"] == 0.0  # its lowest validation loss is its last
-    assert val(wd)[1][-1] < val(none)[1][-1] - 0.3
-    assert hour06.gap(wd) < hour06.gap(none) - 0.3
+def test_clean_train_figures_are_the_training_images_in_eval_mode():
+    """On a short augmented, dropout run: the same figures as the trainer's own eval-mode pass over the clean
+    training images, and not the logged (augmented, masked) training loss."""
+    cfg = hour06.BASE.replace(augment=True, dropout=0.5, steps=5, eval_every=5)
+    t = make_trainer(cfg)
+    t.fit()
+    loss, acc, _ = t.evaluate(t.task.train)
+    got = hour06.clean_train_figures(t.model, cfg.to_dict())
+    assert got["train loss"] == pytest.approx(loss, rel=1e-5) and got["train accuracy"] == pytest.approx(acc)
 
 
-def test_dropout_barely_moves_the_gap_and_augmentation_widens_it(runs):
-    none = hour06.gap(runs[hour06.NO_HELP])
-    assert abs(hour06.gap(runs[hour06.DROPOUT]) - none) < 0.15
-    assert hour06.gap(runs[hour06.AUGMENT]) > none
+def _snap(val_loss, val_acc, train_loss, test=0.5, steps=(0, 20, 40)):
+    return {"series": {"val_loss": (list(steps), val_loss), "val_accuracy": (list(steps), val_acc),
+                       "train_loss": (list(range(1, 11)), [train_loss] * 10)},
+            "results": {"test_accuracy": test}}
 
 
-def test_early_stopping_marks_the_best_step_and_restores_it(early, runs):
-    results = early["results"]
-    assert results["status"] == "finished"
-    assert results["message"] == "early stopping at step 80: validation loss has not improved since step 20."
-    assert results["best_step"] == 20 and early["step"] == 80
-    steps, losses = val(early)
-    best = losses[steps.index(20)]
-    assert steps[-1] == 80 and losses[-1] == pytest.approx(best, abs=1e-6)  # the restored weights, evaluated again
-    # same run as no help up to the stop: the best step is where that run's validation loss was lowest
-    assert hour06.turn(runs[hour06.NO_HELP])["best val loss"] == pytest.approx(best, abs=1e-6)
-
-
-def test_gap_table_reads_the_runs(runs):
-    table = hour06.gap_table(runs)
-    assert list(table.index) == list(runs)
-    assert table.loc[hour06.NO_HELP, "best step"] == 20
-    assert table.loc[hour06.DECAY, "gap (val - train)"] == pytest.approx(hour06.gap(runs[hour06.DECAY]))
+def test_gap_table_puts_clean_figures_beside_validation_ones():
+    snaps = {"a": _snap([2.0, 1.0, 1.5], [0.1, 0.5, 0.6], 0.2, test=0.55),
+             "b": _snap([2.0, 1.2, 1.1], [0.1, 0.4, 0.45], 0.3),
+             "running": {"series": {}, "results": {}}}
+    table = hour06.gap_table(snaps, {"a": {"train loss": 0.1, "train accuracy": 1.0}})
+    assert list(table.index) == ["a", "b"]  # a run still training has no row
+    a = table.loc["a"]
+    assert a["loss gap"] == pytest.approx(1.4) and a["accuracy gap"] == pytest.approx(0.4)
+    assert a["best step"] == 20 and a["climbed"] == pytest.approx(0.5) and a["test accuracy"] == 0.55
+    assert a["train loss (logged)"] == pytest.approx(0.2)
+    assert math.isnan(table.loc["b", "train loss (clean)"])  # its weights are gone: blank, not the logged loss
