@@ -93,37 +93,57 @@ panel.try_this(
     [
         ("Switch the head to mlp", ("the head trains 17,802 of 258,986 parameters instead of 1,290: still a small "
          "share, and the backbone's drift is still exactly 0.")),
-        ("Set labels per class to 1", ("accuracy drops, but one example per class still takes the head to about 80%, "
-         "far above the 10% of guessing: look how well the classes already cluster in the picture above.")),
-        ("Set the learning rate to 1e-5", ("the head hardly moves in 200 steps and stays near chance: a frozen backbone "
-         "still needs a head that is trained properly.")),
+        ("Set labels per class to 1", (f"accuracy drops, but one example per class still takes the head above "
+         f"{hour02.ONE_LABEL_FLOOR:.0%} (80 to 90% on most draws), far above the 10% of guessing: look how well the "
+         "classes already cluster in the picture above.")),
+        (f"Set the learning rate to {hour02.SLOW_LR:g}", (f"the head hardly moves in 200 steps and stays below "
+         f"{hour02.SLOW_CEILING:.0%}, near chance: a frozen backbone still needs a head that is trained properly.")),
     ]
 )
 panel.check_yourself(
     hour02.PAGE,
     [
         {
-            "q": "During feature extraction, why is the backbone's drift exactly 0 and not just small?",
-            "options": ["its learning rate is tiny", ("its weights get no gradient and its batch-norm statistics are fixed, "
-                        "so nothing ever changes them"), "the loss does not depend on the backbone"],
+            "q": (f"Predict, then run: you set the learning rate to {hour02.SLOW_LR:g}, 100 times smaller than the "
+                  "default, and keep 200 steps. Where does the head-only run's test accuracy end?"),
+            "options": [
+                "about where it ends at 1e-3: a smaller LR only makes the curve slower, and 200 steps are plenty",
+                (f"below {hour02.SLOW_CEILING:.0%}, near chance: 200 steps of about 1e-5 each move the head's weights "
+                 "far too little"),
+                "a little higher than at 1e-3, because smaller steps overfit the 50 labelled images less",
+            ],
             "answer": 1,
-            "why": ("Frozen means no update at all: no gradient reaches the weights, and batch norm runs in eval mode. "
-                    "Both are needed: requires_grad = False alone leaves batch norm's running statistics moving."),
+            "why": ("Adam moves each weight by about the LR per step, so in 200 steps a head weight can travel at most "
+                    "about 200 × 1e-5 = 0.002: the random head barely changes and the predictions stay near guessing. "
+                    "At 1e-3 the same 200 steps allow 0.2, enough to fit the head; 'slower but gets there' would need "
+                    "thousands of steps here."),
         },
         {
-            "q": "Why does a head-only step take less time than a full fine-tuning step?",
-            "options": ["the forward pass skips the backbone", ("backpropagation stops at the head, so the backbone needs "
-                        "no gradients and no optimizer update"), "the head uses a larger learning rate"],
+            "q": ("In the PCA picture of the pretrained features two classes overlap. Can a linear head on these "
+                  "features still tell them apart?"),
+            "options": [
+                "no: points that lie on top of each other get the same prediction from any linear head",
+                ("possibly: the picture keeps only the 2 of 128 directions along which the features vary most, and "
+                 "the classes may separate along others"),
+                "only with the mlp head, because a linear head sees the same 2 dimensions the picture shows",
+            ],
             "answer": 1,
-            "why": "The forward pass still runs the whole backbone; the saving is the backward pass and the update.",
+            "why": ("PCA is a view, not what the head reads: the head gets all 128 features. The caption's "
+                    "nearest-class-mean accuracy is measured in all 128 dimensions, not in the 2 drawn; classes that "
+                    "overlap in 2-D may be separated by a direction the picture drops."),
         },
         {
-            "q": "Your target images look very different from the source (say, photos instead of glyphs). What limits "
-                 "feature extraction then?",
-            "options": ["the head is too small", ("the fixed features may not separate the new classes, and they cannot "
-                        "adapt"), "there are too many trainable parameters"],
-            "answer": 1,
-            "why": "The head can only separate what the backbone already separates; fine-tuning (Hour 3) lets features change.",
+            "q": ("Predict, then run: you switch the head to mlp (one hidden layer of 128 units). What do the "
+                  "backbone's drift bars show in the head-only run?"),
+            "options": [
+                "still exactly 0: the hidden layer belongs to the head, and no backbone weight gets a gradient",
+                "small but not 0: the MLP's extra layer sends gradients back into block3",
+                "block3 moves and the rest stay at 0, since the MLP replaces the last backbone block",
+            ],
+            "answer": 0,
+            "why": ("Freezing is decided per group, not by the head's size: the backbone's weights have requires_grad "
+                    "off and its batch norm is in eval mode whatever head sits on top. The MLP only adds head "
+                    "parameters (17,802 instead of 1,290)."),
         },
     ],
 )

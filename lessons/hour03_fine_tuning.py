@@ -44,8 +44,13 @@ st.markdown(
 **Catastrophic forgetting.** When the backbone moves far, it stops computing the features it was pretrained to
 compute. The **forgetting meter** shows this: it puts the *original* 200-class head back on the current backbone and
 measures its accuracy on held-out source images the network never trained on. While the backbone keeps its
-features, the old head still works; when the features are destroyed, it fails. (Even a careful run loses a little:
-batch-norm statistics in the trainable groups drift towards the target's images, a topic of Hour 7.)
+features, the old head still works; when the features are destroyed, it fails. (Even a careful run loses some,
+here 5 to 20 points of the meter: its weights move a little, and the batch-norm statistics in the trainable groups
+drift towards the target's images, a topic of Hour 7.)
+
+**How big is one step?** Under the layer panel, the *update/weight ratio* $\lVert \Delta W\rVert / \lVert W\rVert$
+says how much one step changes each group relative to its size. A common rule of thumb puts it near $10^{-3}$ (the
+dashed line): far above it, a few steps rewrite the layer.
 """
 )
 
@@ -62,42 +67,73 @@ st.caption(
 snaps = panel.experiment(hour03.PAGE, hour03.configs(cfg))
 
 panel.notice(hour03.NOTICE)
+st.info(
+    "**In this world / in practice.** Here the too-large LR costs the target almost nothing: the target is ten glyph "
+    "classes drawn by the same generator as the source, easy enough that the network re-fits them from the 50 labels "
+    "while it overwrites the features. On real data a too-large LR usually costs target accuracy as well, since the "
+    "features the target needed are gone and a few labels cannot rebuild them: learning-rate sweeps in fine-tuning "
+    "studies fall off at the high end (Li et al., 2020, *Rethinking the Hyperparameters for Fine-tuning*, ICLR). "
+    f"Try LR {hour03.HUGE_LR:g} below to see this world's target suffer too. Either way, choose the LR with the "
+    "validation set, and watch the source task when what was pretrained still matters."
+)
 panel.try_this(
     [
         ("Set trainable body groups to 0", ("this is feature extraction: every body group's drift stays exactly 0, "
          "and the forgetting meter does not move in either run, whatever the LR.")),
         ("Set trainable body groups to 4 (full fine-tuning)", ("now the stem's drift leaves 0 too, though it stays "
-         "the smallest. Not because its gradients are small: Adam makes every weight's step about the LR in size, "
-         "whatever the gradient's. The stem's weights are about twice as large as the deeper groups' (RMS 0.12 "
-         "against 0.05-0.06: a 3x3 filter over 3 channels against one over 64 or 128), so the same step is a smaller "
-         "fraction of them: see the update/weight ratios under the layer panel.")),
-        ("Raise your learning rate to 1e-3", ("your run's drift grows and its forgetting meter ends lower: the closer "
-         "your LR gets to the too-large one, the more of the source task is forgotten.")),
+         "the smallest, under half of any other group's. Not because its gradients are small: Adam makes every "
+         "weight's step about the LR in size, whatever the gradient's. The stem's weights are about twice as large as "
+         "the deeper groups' (RMS 0.12 against 0.05-0.06: a 3x3 filter over 3 channels against one over 64 or 128), "
+         "so the same step is a smaller fraction of them: see the update/weight ratios under the layer panel.")),
+        (f"Set your learning rate to {hour03.HUGE_LR:g}", ("ten times the too-large one: now the target suffers too. "
+         "Your run ends below the 1e-2 run on the target test set, and below what 1e-4 gave you: by at least 2 points "
+         "and usually by 5 or more. The forgetting meter, of course, collapses as well.")),
     ]
 )
 panel.check_yourself(
     hour03.PAGE,
     [
         {
-            "q": "With 3 trainable body groups out of 4, which group's drift stays exactly 0?",
-            "options": ["the head", "the stem, the group closest to the input", "block3, the group closest to the head"],
-            "answer": 1,
-            "why": "Unfreezing counts down from the head, so the groups nearest the input are the ones left frozen.",
+            "q": ("Read the charts of the 1e-2 run: its update/weight ratios start more than 20 times above the dashed "
+                  "1e-3 line and fall below it later. When is most of the source task forgotten?"),
+            "options": [
+                f"in the first few dozen steps: the forgetting meter is already below 15% at its first check (step "
+                f"{hour03.FIRST_CHECK})",
+                "gradually over all 200 steps, since drift keeps adding up as long as the run trains",
+                "near the end, when the head has fitted the target and the backbone starts to specialise",
+            ],
+            "answer": 0,
+            "why": ("The big steps come first: Adam's first steps are about the LR in size, and 1e-2 is large next to "
+                    "weights of 0.05 to 0.1. The meter says so: below 15% by step 50, and the later, smaller steps do not "
+                    "bring the old features back."),
         },
         {
-            "q": "Why do fine-tuning runs use a much smaller learning rate than training from scratch?",
-            "options": ["small LRs always train faster", ("the pretrained weights are already good: big steps would move "
-                        "them far and destroy the features they compute"), "the head needs a small LR"],
-            "answer": 1,
-            "why": "Fine-tuning should adjust the pretrained features, not overwrite them; drift and the forgetting meter "
-                   "show what a big LR does.",
+            "q": ("Predict, then run: you set trainable body groups to 0 and keep both LRs. What does the forgetting "
+                  "meter do?"),
+            "options": [
+                "it stays exactly at its start value in both runs",
+                "it still falls in the 1e-2 run, because the head's large steps send large gradients into the backbone",
+                "it slips a little in both runs, because batch norm's running statistics follow the target's images",
+            ],
+            "answer": 0,
+            "why": ("With 0 groups trainable no backbone weight gets a gradient and the engine keeps the backbone's "
+                    "batch norm in eval mode, so its statistics stay as pretrained too. The meter puts the original "
+                    "head on that unchanged backbone: the same network, the same score. (Batch norm in training mode "
+                    "would move it, which is why feature extraction needs both switches.)"),
         },
         {
-            "q": "Two runs reach the same target accuracy. One has a much lower forgetting meter. What does that tell you?",
-            "options": ["nothing: only the target matters", ("its backbone moved further from the pretrained features; "
-                        "it has forgotten more of what pretraining taught"), "it overfitted the target"],
+            "q": (f"Predict, then run: you set your learning rate to {hour03.HUGE_LR:g}, ten times the too-large one. "
+                  "How does your run's target test accuracy compare with the 1e-2 run beside it?"),
+            "options": [
+                "about the same: on this page the target accuracy hides even a destroyed backbone",
+                "lower: the target suffers too, by several points",
+                "the run diverges: the loss turns to NaN and training stops",
+            ],
             "answer": 1,
-            "why": "The target test alone cannot see forgetting; the source-task accuracy can.",
+            "why": ("1e-2 already overwrites the features, but the network re-fits this easy target from the 50 labels. "
+                    "At 1e-1 Adam's steps are about 0.1 in size, larger than the weights themselves (0.05 to 0.12), "
+                    "too coarse to fit even this target well; Adam keeps the steps bounded, so the run finishes rather than diverges. On real data "
+                    "the target usually suffers already at the smaller too-large LR."),
         },
     ],
 )
