@@ -20,13 +20,15 @@ def section(name: str) -> None:
     st.header(name, divider="gray")
 
 
-def controls(page_key: str, base: TrainConfig, knobs: Sequence[str] | Mapping[str, dict], columns: int = 3) -> TrainConfig:
+def controls(page_key: str, base: TrainConfig, knobs: Sequence[str] | Mapping[str, dict], columns: int = 3,
+             sidebar: bool = True) -> TrainConfig:
     """Widgets for `knobs` (TrainConfig field names, plus "freeze"), defaults from `base`; returns base with them applied.
 
     `knobs` may map a name to overrides of its row, e.g. {"steps": {"hi": 400}, "lr": {"label": "Head LR"}}.
-    The sidebar's "Data and model" choice (lessons.data_model) applies to every page with controls.
+    The sidebar's "Data and model" choice (lessons.data_model) applies to every page with controls; a page with a
+    second experiment passes sidebar=False for it, so the section is drawn once and its choice applies to both.
     """
-    base = data_model.sidebar(page_key, base)
+    base = data_model.sidebar(page_key, base) if sidebar else data_model.resolve(base, data_model._choice())[0]
     names = list(knobs)
     overrides = dict(knobs) if isinstance(knobs, Mapping) else {}
     changes = _controls.draw(page_key, base, names, overrides, columns)

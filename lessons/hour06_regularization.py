@@ -76,7 +76,7 @@ if not table.empty:
 st.subheader("Early stopping")
 st.markdown("The run with no help again, now stopped once the validation loss has not improved for *patience* "
             "evaluations (one every 20 steps); the weights of the best evaluation are put back.")
-early_cfg = panel.controls(hour06.EARLY_PAGE, hour06.PAGE_BASE, hour06.EARLY_KNOBS)
+early_cfg = panel.controls(hour06.EARLY_PAGE, hour06.PAGE_BASE, hour06.EARLY_KNOBS, sidebar=False)
 early = panel.experiment(hour06.EARLY_PAGE, hour06.early_configs(early_stopping=early_cfg.early_stopping, steps=cfg.steps,
                                                                  seed=cfg.seed), pictures=False)
 for label, s in early.items():

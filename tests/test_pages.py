@@ -227,3 +227,9 @@ def test_a_diverged_or_failed_run_shows_its_sentence_and_the_page_keeps_working(
     assert [w.value for w in at.warning] == ["**big LR**: the loss became infinite at step 37 with LR 3: try a smaller learning rate."]
     assert [e.value for e in at.error] == ["**broken**: training failed (RuntimeError: boom)."]
     assert [i.value for i in at.info] == ["**big LR**: a warning.", "**broken**: a warning."]
+
+
+def test_a_page_with_two_experiments_draws_one_data_and_model_section():
+    at = AppTest.from_file(str(ROOT / "lessons" / "hour06_regularization.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [e.label for e in at.sidebar.expander] == ["Data and model"]

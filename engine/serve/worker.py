@@ -24,7 +24,10 @@ def worker_main(conn, ctrl, threads: int, max_runs: int) -> None:
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
     _warm_up()
-    conn.send(("ready",))
+    try:
+        conn.send(("ready",))
+    except (BrokenPipeError, OSError):
+        return  # the server went away while this worker started
     done = 0
     while done < max_runs:
         try:
