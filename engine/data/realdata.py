@@ -11,7 +11,6 @@ cropped); a backbone's own normalisation is applied where the trainer is built.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
