@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -137,20 +136,7 @@ def test_a_failed_write_leaves_nothing_half_written(url, monkeypatch):
 def test_a_crash_mid_write_loses_at_most_the_run_in_progress(tmp_path):
     """Kill a writer process with SIGKILL while it saves runs as fast as it can: every kept run is whole."""
     db = tmp_path / "runs.sqlite3"
-    code = textwrap.dedent(f"""
-        import sys; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from engine.serve.store import RunStore
-        from test_store import snap
-        s = RunStore("sqlite:///{db}")
-        series = {{f"drift/g{{k}}": (list(range(300)), [0.5] * 300) for k in range(20)}}
-        i = 0
-        while True:
-            s.save(snap(f"r{{i}}", series=series), "writer")
-            if i == 3:
-                print("ready", flush=True)
-            i += 1
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = _writer(f"sqlite:///{db}", "writer", 100_000)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.3)
