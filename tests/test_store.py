@@ -136,13 +136,7 @@ def test_a_failed_write_leaves_nothing_half_written(url, monkeypatch):
 def test_a_crash_mid_write_loses_at_most_the_run_in_progress(tmp_path):
     """Kill a writer process with SIGKILL while it saves runs as fast as it can: every kept run is whole."""
     db = tmp_path / "runs.sqlite3"
-    proc = _writer(f"sqlite:///{db}", "writer", 100_000)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    _kill_mid_write(f"sqlite:///{db}")
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     runs = conn.execute("SELECT id FROM runs").fetchall()
@@ -259,6 +253,17 @@ def _writer(url: str, name: str, n: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, name], stdout=subprocess.PIPE, text=True)
 
 
+def _kill_mid_write(url: str) -> None:
+    """A writer saving runs as fast as it can, killed with SIGKILL a moment after its fourth run."""
+    proc = _writer(url, "killed", 100_000)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
 def test_two_processes_writing_to_one_postgresql_lose_and_duplicate_nothing(postgres):
     if isinstance(postgres, str):
         pytest.skip(f"no PostgreSQL here: {postgres}")
@@ -281,13 +286,7 @@ def test_a_writer_killed_mid_write_to_postgresql_loses_at_most_its_run_in_progre
         pytest.skip(f"no PostgreSQL here: {postgres}")
     url = postgres.new_database()
     RunStore(url).close()
-    proc = _writer(url, "killed", 100_000)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    _kill_mid_write(url)
     s = RunStore(url)
     runs = {r["id"] for r in s._query("SELECT id FROM runs")}
     per_run = {r["run_id"]: r["n"] for r in s._query("SELECT run_id, COUNT(*) AS n FROM series GROUP BY run_id")}

@@ -138,23 +138,17 @@ class RayExecutor:
 
             run.control_hook = lambda a=actor: a.control.remote(code())
             done = actor.train.remote(run.id, run.config.to_dict(), list(run.extra_callbacks), code())
-            status = None
+            status = message = None
             while status is None:
                 ready, _ = ray.wait([done], timeout=POLL_S)
+                if ready:
+                    ray.get(done)  # raises if the actor died; after it, the drain below holds every record
                 for msg in ray.get(actor.drain.remote()):
-                    if msg[0] == "end":
-                        status, message = apply_message(run, msg), msg[3]
-                    else:
-                        apply_message(run, msg)
+                    ended = apply_message(run, msg)
+                    if ended is not None:
+                        status, message = ended, msg[3]
                 if ready and status is None:
-                    ray.get(done)  # raises if the actor died
-                    for msg in ray.get(actor.drain.remote()):
-                        if msg[0] == "end":
-                            status, message = apply_message(run, msg), msg[3]
-                        else:
-                            apply_message(run, msg)
-                    if status is None:
-                        status, message = "failed", DIED
+                    status, message = "failed", DIED
             run.control_hook = None
             reusable = message != DIED
             run._finish(status, message)
