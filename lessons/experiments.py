@@ -48,13 +48,18 @@ def _manager():
 
 
 def _snapshot(run_id: str) -> tuple[dict | None, object]:
-    """(snapshot, Run or None) for one of this session's runs; ended runs are cached in the session."""
+    """(snapshot, Run or None) for one of this session's runs; ended runs are cached in the session.
+
+    A run this server does not have may be live on another replica, or stored: its snapshot, without a Run."""
     entry = _registry().get(run_id)
     if entry is not None and entry.get("final") is not None:
         return entry["final"], _manager().get(run_id, owner_id())
     run = _manager().get(run_id, owner_id())
     if run is None:
-        return None, None
+        snap = _manager().find(run_id, owner_id())
+        if snap is not None and snap["status"] not in LIVE and entry is not None:
+            entry["final"] = snap
+        return snap, None
     snap = run.snapshot()
     if snap["status"] == "queued":
         snap["queue_position"] = _manager().queue_position(run)
@@ -103,8 +108,11 @@ def stored_rows(runs: Sequence[Mapping]) -> list[dict]:
 
 
 def latest(page_key: str) -> dict[str, dict]:
-    """{label: snapshot} of this session's last experiment on the page, or {} before the first Start."""
-    exp = st.session_state.get(_exp_key(page_key))
+    """{label: snapshot} of this session's last experiment on the page, or {} before the first Start.
+
+    A tab that has not started one here takes up the student's runs still live on this page (started before a
+    reload, or in another tab, on this server or another replica), so a student never loses sight of them."""
+    exp = st.session_state.get(_exp_key(page_key)) or _adopt(page_key)
     if not exp:
         return {}
     out = {}
@@ -112,6 +120,24 @@ def latest(page_key: str) -> dict[str, dict]:
         snap, _ = _snapshot(run_id)
         out[label] = snap if snap is not None else _gone(run_id, exp["configs"][label])
     return out
+
+
+def _adopt(page_key: str) -> dict | None:
+    """Make the student's live runs on this page this tab's experiment; None when there are none."""
+    try:
+        found = _manager().live_runs_of(owner_id(), page_key)
+    except Exception:
+        return None
+    if not found:
+        return None
+    runs = {f["label"]: f for f in found}  # a label started twice: the newer run
+    exp = {"runs": {label: f["id"] for label, f in runs.items()},
+           "configs": {label: f["config"] for label, f in runs.items()}, "started": min(f["created"] for f in found)}
+    reg = _registry()
+    for label, f in runs.items():
+        reg.setdefault(f["id"], {"page": page_key, "label": label, "final": None})
+    st.session_state[_exp_key(page_key)] = exp
+    return exp
 
 
 def _gone(run_id: str, config: dict) -> dict:

@@ -14,7 +14,11 @@ from lessons import _charts
 from lessons import experiments as ex
 
 REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 Hz: live, yet light for a full room)
-LAYER_REFRESH_SECONDS = 3.0  # the layer panel (bars, heatmap, update ratios) while runs train
+# The layer panel (bars, heatmap, update ratios) while runs train. A browser redraws a Plotly chart only when its
+# spec changed: on the 2-core VM each changed chart cost about a fifth of a core per redraw at 1 Hz, an identical one
+# almost nothing (scripts/bench_app.py's notes in BENCHMARKS.md). The loss chart changes every second, the accuracy
+# chart only at evaluations; these four change at every log, so they redraw every 6 s (was 3 s).
+LAYER_REFRESH_SECONDS = 6.0
 BUSY_REFRESH_SECONDS = 2.0  # while other students' runs wait for a slot: half the redraws, so the server trains
 
 

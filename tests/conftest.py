@@ -3,6 +3,7 @@ plus a headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -73,11 +74,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    """`streamlit run app.py` on a free localhost port; killed at the end whatever happens."""
+@contextlib.contextmanager
+def app_server(**env_extra: str):
+    """`streamlit run app.py` on a free localhost port with these environment variables; killed at the end
+    whatever happens. Yields its URL."""
     port = _free_port()
-    env = {**os.environ, "CLASSROOM_MAX_RUNS": "2"}
+    env = {**os.environ, "CLASSROOM_MAX_RUNS": "2", **env_extra}
     log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below, once the server is down)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
@@ -107,6 +109,13 @@ def app_url():
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The app on a free localhost port, for one test module."""
+    with app_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

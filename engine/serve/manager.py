@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from engine.core.config import ConfigError, TrainConfig
@@ -24,16 +27,20 @@ PAUSED_TOO_LONG = (
     "this run was stopped after {minutes:g} minutes paused, because other students were waiting for a training slot."
 )
 START_FAILED = "the server could not start another training thread: try again in a minute."
+PUBLISH_SECONDS = 1.0  # how often live runs are written to the shared store for other replicas
 
 
 class RunManager:
     """Bounded pool of Runs with a FIFO queue, keyed by owner."""
 
     def __init__(self, max_running: int | None = None, per_owner: int = 4, store=None, keep_ended: int = 20,
-                 paused_minutes: float = 10.0, executor: str = "threads", ray_address: str = "auto"):
+                 paused_minutes: float = 10.0, executor: str = "threads", ray_address: str = "auto",
+                 share_live: bool | None = None):
         """`executor`: "threads" trains each run on a thread of this process (small tests, scripts); "processes"
         in a pool of `max_running` worker processes (the server: training never holds the web server's GIL);
-        "ray" on the Ray cluster at `ray_address`, whose CPUs are the cap unless `max_running` is given."""
+        "ray" on the Ray cluster at `ray_address`, whose CPUs are the cap unless `max_running` is given.
+        `share_live`: publish live runs to the store for other replicas (default: when the store is PostgreSQL,
+        the store replicas share)."""
         from engine.core.settings import default_max_running as _default
 
         _limit_malloc_arenas()
@@ -69,6 +76,18 @@ class RunManager:
         self._reaper_stop = threading.Event()
         self.is_alive: Callable[[str], bool] | None = None
         self.reaped = 0  # sessions ended by the reaper (for the status line and tests)
+        # Live runs published to the shared store, so another app replica can show them (engine.serve.replicas).
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.live = None
+        if share_live is None:
+            share_live = getattr(store, "kind", "") == "postgresql"
+        if store is not None and share_live:
+            from engine.serve.replicas import LiveRecords
+
+            with contextlib.suppress(Exception):  # without the table, runs still train and are recorded at the end
+                self.live = LiveRecords(store, self.replica)
+        self._publisher: threading.Thread | None = None
+        self._publisher_stop = threading.Event()
 
     # -- the public API -----------------------------------------------------------------
     def submit(self, config: TrainConfig, owner: str, extra_callbacks: list[Callback] | None = None) -> Run:
@@ -87,6 +106,7 @@ class RunManager:
             self._runs[run.id] = run
             self._queue.append(run)
         self._pump()
+        self._start_publisher()
         return run
 
     def get(self, run_id: str, owner: str) -> Run | None:
@@ -94,6 +114,43 @@ class RunManager:
         with self._lock:
             run = self._runs.get(run_id)
         return run if run is not None and run.owner == owner else None
+
+    def find(self, run_id: str, owner: str) -> dict | None:
+        """A snapshot of `owner`'s run wherever it is: in this process, live on another replica (its last published
+        snapshot), or stored; None when none of them has it."""
+        run = self.get(run_id, owner)
+        if run is not None:
+            snap = run.snapshot()
+            if snap["status"] == "queued":
+                snap["queue_position"] = self.queue_position(run)
+            return snap
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                snap = self.live.get(run_id, owner)
+                if snap is not None:
+                    return snap
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                record = self.store.get(run_id, owner)
+                if record is not None:
+                    from engine.serve.store import as_snapshot
+
+                    return as_snapshot(record)
+        return None
+
+    def live_runs_of(self, owner: str, page: str) -> list[dict]:
+        """`owner`'s live runs started on `page`, here or on another replica, oldest first:
+        [{id, label, config, created}] (what a page needs to show an experiment it did not start in this tab)."""
+        with self._lock:
+            here = [r for r in self._runs.values()
+                    if r.owner == owner and not r.done and r.config.extras.get("page") == page]
+        out = [{"id": r.id, "label": str(r.config.extras.get("label") or r.id), "config": r.config.to_dict(),
+                "created": r.created} for r in here]
+        if self.live is not None:
+            known = {r["id"] for r in out}
+            with contextlib.suppress(Exception):
+                out += [r for r in self.live.live_of(owner, page) if r["id"] not in known]
+        return sorted(out, key=lambda r: r["created"])
 
     def runs_of(self, owner: str) -> list[Run]:
         """This owner's runs in memory, oldest first."""
@@ -109,7 +166,7 @@ class RunManager:
         """Stop a run (a waiting one is cancelled: it leaves the queue at once). False if not yours."""
         run = self.get(run_id, owner)
         if run is None:
-            return False
+            return self._ask_elsewhere(run_id, owner, "stop")
         with self._lock:
             if run in self._queue:
                 self._queue.remove(run)
@@ -120,17 +177,30 @@ class RunManager:
 
     def pause(self, run_id: str, owner: str) -> bool:
         run = self.get(run_id, owner)
-        if run is None or run.done:
+        if run is None:
+            return self._ask_elsewhere(run_id, owner, "pause")
+        if run.done:
             return False
         run.pause()
         return True
 
     def resume(self, run_id: str, owner: str) -> bool:
         run = self.get(run_id, owner)
-        if run is None or run.done:
+        if run is None:
+            return self._ask_elsewhere(run_id, owner, "resume")
+        if run.done:
             return False
         run.resume()
         return True
+
+    def _ask_elsewhere(self, run_id: str, owner: str, action: str) -> bool:
+        """Pass pause/resume/stop on to the replica training `owner`'s run; False when no replica has it live."""
+        if self.live is None:
+            return False
+        try:
+            return self.live.request(run_id, owner, action)
+        except Exception:
+            return False
 
     def end_session(self, owner: str) -> int:
         """Stop and forget every run of `owner` (their tab is gone), so their memory returns. Returns how many."""
@@ -204,8 +274,14 @@ class RunManager:
         with self._lock:
             owners = sorted({r.owner for r in self._runs.values()})
         gone = []
+        watched: set[str] = set()
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                watched = self.live.watched_owners()  # their student now watches from another replica
         if self.is_alive is not None:
             for owner in owners:
+                if owner in watched:
+                    continue
                 try:
                     alive = self.is_alive(owner)
                 except Exception:
@@ -253,7 +329,13 @@ class RunManager:
                 self._queue.remove(run)
         self._pump()
         if self.store is not None:
-            self.store.record(run)  # a failed write adds one sentence to the run's warnings
+            recorded = self.store.record(run)  # a failed write adds one sentence to the run's warnings
+            if self.live is not None:
+                with contextlib.suppress(Exception):
+                    if recorded:
+                        self.live.forget(run.id)  # its stored record answers for it from now on
+                    else:
+                        self.live.publish([(self._published_snapshot(run), run.owner)])  # failed or cancelled
         self._forget_old(run.owner)
         _free_gpu()
 
@@ -280,9 +362,46 @@ class RunManager:
             except Exception:  # e.g. no more threads: the run fails in one sentence, its slot is freed
                 run._finish("failed", START_FAILED)
 
+    # -- other replicas ------------------------------------------------------------------
+    def _published_snapshot(self, run: Run) -> dict:
+        snap = run.snapshot()
+        snap["created"] = run.created
+        if snap["status"] == "queued":
+            snap["queue_position"] = self.queue_position(run)
+        return snap
+
+    def _start_publisher(self) -> None:
+        if self.live is None:
+            return
+        with self._lock:
+            if self._publisher is not None and self._publisher.is_alive():
+                return
+            self._publisher_stop.clear()
+            self._publisher = threading.Thread(target=self._publish_loop, name="run-publisher", daemon=True)
+            self._publisher.start()
+
+    def _publish_loop(self) -> None:
+        while not self._publisher_stop.wait(PUBLISH_SECONDS):
+            with contextlib.suppress(Exception):  # the store may be briefly unreachable: the runs go on
+                self.publish_once()
+
+    def publish_once(self) -> int:
+        """Write this replica's live runs to the shared store and act on what other replicas asked of them.
+        Returns how many snapshots were written."""
+        if self.live is None:
+            return 0
+        for run_id, owner, action in self.live.requests():
+            getattr(self, action)(run_id, owner)
+        with self._lock:
+            live = [r for r in self._runs.values() if not r.done]
+        written = self.live.publish([(self._published_snapshot(r), r.owner) for r in live])
+        self.live.heartbeat([r.id for r in live])
+        return written
+
     def shutdown(self) -> None:
-        """Stop every run and the reaper (tests, server exit)."""
+        """Stop every run, the reaper and the publisher (tests, server exit)."""
         self.stop_reaper()
+        self._publisher_stop.set()
         for owner in {r.owner for r in list(self._runs.values())}:
             self.end_session(owner)
         self.executor.shutdown()

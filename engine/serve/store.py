@@ -332,6 +332,9 @@ class _Cursor:
     def execute(self, sql: str, params: tuple = ()):
         return self._cur.execute(self._sqlfn(sql), params)
 
+    def __getattr__(self, name):  # fetchall, rowcount, description: the backend cursor's own
+        return getattr(self._cur, name)
+
 
 _stores: dict[str, RunStore] = {}
 _stores_lock = threading.Lock()

@@ -1,0 +1,178 @@
+"""Two app replicas, one store: a run trained by one replica is found, followed, paused and stopped from the other.
+
+Each test runs against SQLite (two managers on one file) and against a real PostgreSQL (tests/pg.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import pytest
+
+from engine.core.config import TrainConfig
+from engine.serve import replicas
+from engine.serve.manager import RunManager
+from engine.serve.store import RunStore
+from engine.train.trainer import Callback
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # from conftest
+
+TINY = TrainConfig(weights="scratch", n_classes=3, shots=2, batch_size=6, steps=30, eval_every=10, log_every=2,
+                   extras={"page": "hour01", "label": "from scratch"})
+
+
+class Slow(Callback):
+    """A short sleep before each step, so a tiny run stays live long enough to watch from elsewhere."""
+
+    def before_step(self, t):
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    import pg
+
+    try:
+        server = pg.start()
+    except pg.Unavailable as e:
+        yield str(e)
+        return
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(request, tmp_path, postgres):
+    """(replica A, replica B): two run managers, each with its own connection to one store."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
+    elif isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL here: {postgres}")
+    else:
+        url = postgres.new_database()
+    managers = [RunManager(max_running=1, store=RunStore(url), share_live=True) for _ in range(2)]
+    yield managers
+    for m in managers:
+        m.shutdown()
+        m.store.close()
+
+
+def wait_until(cond, timeout=30.0) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_run_on_one_replica_is_followed_from_the_other_and_then_found_stored(pair):
+    a, b = pair
+    run = a.submit(TINY, "student-1", extra_callbacks=[Slow()])
+    assert wait_until(lambda: a.publish_once() >= 0 and (b.find(run.id, "student-1") or {}).get("step", 0) >= 4)
+    [found] = b.live_runs_of("student-1", "hour01")
+    assert (found["id"], found["label"], found["config"]["steps"]) == (run.id, "from scratch", 30)
+    snap = b.find(run.id, "student-1")
+    assert snap["status"] == "running" and snap["series"]["train_loss"][0][0] == 1
+    assert b.find(run.id, "someone-else") is None and b.live_runs_of("someone-else", "hour01") == []
+    assert b.live_runs_of("student-1", "hour02") == []
+    assert run.wait(60) and run.status == "finished"
+    assert wait_until(lambda: b.find(run.id, "student-1")["status"] == "finished")
+    final = b.find(run.id, "student-1")  # the stored record answers now, with the whole series
+    assert final["status"] == "finished" and final["results"]["test_accuracy"] == run.results["test_accuracy"]
+    assert final["series"]["train_loss"] == run.snapshot()["series"]["train_loss"]
+    assert b.live_runs_of("student-1", "hour01") == []
+    assert a.store._query("SELECT COUNT(*) AS n FROM live_runs")[0]["n"] == 0
+
+
+def test_pause_resume_and_stop_from_the_other_replica_reach_the_run(pair):
+    a, b = pair
+    run = a.submit(TINY.replace(steps=400), "student-2", extra_callbacks=[Slow()])
+    assert wait_until(lambda: a.publish_once() >= 0 and (b.find(run.id, "student-2") or {}).get("status") == "running")
+    assert b.pause(run.id, "student-2") is True
+    assert b.pause(run.id, "someone-else") is False  # not theirs: refused like an unknown id
+    a.publish_once()  # the training replica picks the request up on its next publish
+    assert wait_until(lambda: run.status == "paused")
+    assert wait_until(lambda: a.publish_once() >= 0 and b.find(run.id, "student-2")["status"] == "paused")
+    assert b.resume(run.id, "student-2") is True
+    a.publish_once()
+    assert wait_until(lambda: run.status == "running")
+    assert b.stop(run.id, "student-2") is True
+    a.publish_once()
+    assert run.wait(30) and run.status == "stopped"
+    assert wait_until(lambda: b.find(run.id, "student-2")["status"] == "stopped")  # once A has recorded it
+    assert b.stop(run.id, "student-2") is False  # nothing live any more to stop
+
+
+def test_a_replica_that_stops_answering_leaves_a_run_that_reads_as_lost(pair):
+    a, b = pair
+    gate = threading.Event()
+
+    class Hold(Callback):
+        def before_step(self, t):
+            gate.wait(30)
+
+    run = a.submit(TINY, "student-3", extra_callbacks=[Hold()])
+    assert wait_until(lambda: a.publish_once() >= 0 and b.find(run.id, "student-3") is not None)
+    with a.store._tx() as cur:  # as if replica A had died a minute ago
+        cur.execute("UPDATE live_runs SET updated = ? WHERE id = ?", (time.time() - 60, run.id))
+    snap = b.find(run.id, "student-3")
+    assert (snap["status"], snap["message"]) == ("failed", replicas.LOST)
+    assert b.live_runs_of("student-3", "hour01") == []
+    gate.set()
+    a.stop(run.id, "student-3")
+    run.wait(30)
+
+
+def test_a_run_watched_from_another_replica_is_not_reaped_when_its_first_tab_is_gone(pair):
+    a, b = pair
+    gate = threading.Event()
+
+    class Hold(Callback):
+        def before_step(self, t):
+            gate.wait(30)
+
+    run = a.submit(TINY, "student-4", extra_callbacks=[Hold()])
+    a.is_alive = lambda owner: False  # replica A no longer has a tab of this student
+    assert wait_until(lambda: a.publish_once() >= 0 and b.find(run.id, "student-4") is not None)  # B shows it
+    assert a.reap_once() == [] and not run.done
+    with a.store._tx() as cur:  # nobody has looked at it for two minutes
+        cur.execute("UPDATE live_runs SET watched = ? WHERE id = ?", (time.time() - 120, run.id))
+    assert a.reap_once() == ["student-4"]
+    gate.set()
+    assert run.wait(30) and run.status == "stopped"
+
+
+def test_a_failed_run_keeps_its_last_snapshot_for_the_other_replica(pair):
+    a, b = pair
+    run = a.submit(TINY.replace(dataset="folder:/nonexistent/folder"), "student-5")
+    assert run.wait(60) and run.status == "failed"
+    assert wait_until(lambda: b.find(run.id, "student-5") is not None)  # once A has published its end
+    snap = b.find(run.id, "student-5")
+    assert snap["status"] == "failed" and snap["message"] == run.message
+
+
+def test_without_sharing_nothing_is_published(tmp_path):
+    m = RunManager(max_running=1, store=RunStore(f"sqlite:///{tmp_path / 'runs.sqlite3'}"))
+    try:
+        assert m.live is None and m.publish_once() == 0  # one server on SQLite: no live table traffic
+    finally:
+        m.shutdown()
+
+
+def test_published_snapshots_are_written_only_when_they_change(tmp_path):
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+    live = replicas.LiveRecords(store, "replica-a")
+    snap = {"id": "r1", "status": "running", "step": 3, "series": {"train_loss": ([1, 2, 3], [2.0, 1.5, 1.2])},
+            "config": {"extras": {"page": "hour01", "label": "x"}}}
+    assert live.publish([(snap, "s")]) == 1
+    assert live.publish([(snap, "s")]) == 0
+    assert live.publish([({**snap, "step": 4}, "s")]) == 1
+    row = store._query("SELECT owner, page, label, replica, snapshot_json FROM live_runs")[0]
+    assert (row["owner"], row["page"], row["label"], row["replica"]) == ("s", "hour01", "x", "replica-a")
+    assert json.loads(row["snapshot_json"])["step"] == 4
+    with pytest.raises(ValueError, match=re.escape("unknown action 'jump'; choose pause, resume or stop.")):
+        live.request("r1", "s", "jump")

@@ -1,0 +1,70 @@
+"""Two app servers, one PostgreSQL: a student starts Hour 1 on the first and is sent to the second, which shows the
+same runs live and then stored (engine/serve/replicas.py). The local worker-process pool trains; a Ray cluster
+instead is the [cluster] extra's business (tests/test_ray_executor.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import app_server
+from test_browser import EXCEPTION, progress_texts, shot, steps_done, wait_for, wait_rendered
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def database_url():
+    import pg
+
+    try:
+        server = pg.start()
+    except pg.Unavailable as e:
+        pytest.skip(f"no PostgreSQL here: {e}")
+    try:
+        yield server.new_database()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(database_url, tmp_path_factory):
+    env = {"CLASSROOM_DATABASE_URL": database_url}
+    with app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("a"))) as first, \
+            app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("b"))) as second:
+        yield first, second
+
+
+def test_a_run_started_on_one_replica_is_live_and_then_stored_on_the_other(replicas, browser):
+    first, second = replicas
+    a = browser.new_context(viewport={"width": 1400, "height": 2600}).new_page()
+    b = browser.new_context(viewport={"width": 1400, "height": 2600}).new_page()
+    try:
+        a.goto(f"{first}/hour01_why_transfer")
+        wait_rendered(a)
+        a.wait_for_selector(".st-key-hour01-start button", timeout=120_000)
+        a.locator(".st-key-hour01-start button").first.click()
+        wait_for(lambda: steps_done(a) > 0, 240, "the first steps on the first replica", a)
+        student = re.search(r"student=([0-9a-f]{32})", a.url).group(1)
+        a.context.close()  # the load balancer now sends this student to the second replica
+
+        b.goto(f"{second}/hour01_why_transfer?student={student}")
+        wait_rendered(b)
+        wait_for(lambda: len(progress_texts(b)) == 2, 60, "the student's two runs on the second replica", b)
+        seen = steps_done(b)
+        wait_for(lambda: steps_done(b) > seen or all("finished" in t for t in progress_texts(b)), 60,
+                 "the runs to move on the second replica", b)
+        shot(b, "second_replica_live")
+        wait_for(lambda: all("finished" in t for t in progress_texts(b)), 240, "the runs to finish", b)
+        wait_for(lambda: b.get_by_text("Test accuracy · pretrained").count() == 1, 60, "the final figures", b)
+        assert b.locator(EXCEPTION).count() == 0
+
+        b.goto(f"{second}/runs?student={student}")  # and the stored runs are there too
+        wait_rendered(b)
+        b.get_by_text("Earlier runs kept on the server (2)").wait_for(timeout=30_000)
+        assert b.locator(EXCEPTION).count() == 0
+        shot(b, "second_replica_runs")
+    finally:
+        for p in (a, b):
+            if not p.is_closed():
+                p.context.close()
