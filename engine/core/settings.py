@@ -21,9 +21,10 @@ Read, in this order (later wins): the defaults below, a TOML file, then environm
     CLASSROOM_TEACHER_TOKEN, CLASSROOM_REAP_SECONDS, CLASSROOM_KEEP_ENDED, CLASSROOM_PAUSED_MINUTES,
     CLASSROOM_EXECUTOR, CLASSROOM_RAY_ADDRESS.
 
-Several app replicas behind a load balancer share one PostgreSQL database_url, and the balancer must
-keep each browser on the replica it first reached (sticky sessions): a Streamlit session, its live
-runs and their charts live in that one server process.
+Several app replicas behind a load balancer share one PostgreSQL database_url, and the balancer should
+keep each browser on the replica it first reached (sticky sessions): a Streamlit session and its charts
+live in one server process. A student who reaches another replica still sees their live runs there
+(engine/serve/replicas.py: replicas publish live runs to the shared store).
 """
 
 from __future__ import annotations
