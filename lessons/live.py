@@ -20,9 +20,10 @@ REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 
 # chart only at evaluations; these four change at every log, so they redraw every 6 s (was 3 s).
 LAYER_REFRESH_SECONDS = 6.0
 BUSY_REFRESH_SECONDS = 2.0  # while other students' runs wait for a slot: half the redraws, so the server trains
+CHART_FACTOR = 2  # the loss and accuracy charts redraw every 2 refreshes (progress lines every one)
 
 
-REDRAWS: deque[float] = deque(maxlen=500)  # ms the server spent in each recent live redraw (all tabs)
+REDRAWS: deque[float] = deque(maxlen=500)  # ms the server spent in each recent chart redraw (all tabs)
 
 
 def redraw_ms() -> float | None:
@@ -149,17 +150,23 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
                "far above, the step is too large for that group; far below, it barely learns.")
 
 
-def _draw(page_key: str, snaps: dict[str, dict], layers: bool = True) -> None:
-    for label, snap in snaps.items():
-        _progress_line(label, snap)
-    for label, snap in snaps.items():
-        _messages(label, snap)
-    _final_figures(snaps)
+def _curves(page_key: str, snaps: dict[str, dict]) -> None:
+    """The loss and accuracy charts of the page's runs, with the faded curves of its earlier experiments."""
     ghosts = ex.ghosts(page_key)
     max_steps = max((s.get("steps", 0) for s in snaps.values()), default=None)
     compare(snaps, key=page_key, ghosts=ghosts, max_steps=max_steps)
     if ghosts:
         st.caption("Faded grey curves are your earlier experiments on this page; the legend says what was different.")
+
+
+def _draw(page_key: str, snaps: dict[str, dict], layers: bool = True) -> None:
+    """Everything the live view shows, at once (for a page that draws a finished experiment itself)."""
+    for label, snap in snaps.items():
+        _progress_line(label, snap)
+    for label, snap in snaps.items():
+        _messages(label, snap)
+    _final_figures(snaps)
+    _curves(page_key, snaps)
     if layers:
         layer_panel(page_key, snaps)
 
@@ -174,23 +181,35 @@ def compare(snaps: dict[str, dict], key: str, ghosts: list[dict] | None = None, 
 def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool = True) -> dict[str, dict]:
     """Start/Pause/Resume/Stop and the live charts for a set of named runs; returns {label: snapshot}.
 
-    While any run trains, the charts live in a fragment that redraws itself every refresh_seconds()
-    (the rest of the page stays responsive); once all have ended it stops refreshing."""
+    While any run trains, three fragments redraw themselves (the rest of the page stays responsive): the progress
+    lines every refresh_seconds(), the loss and accuracy charts every CHART_FACTOR refreshes, the layer panel every
+    LAYER_REFRESH_SECONDS; once all runs have ended they stop refreshing. A browser redraws a chart whose spec
+    changed at a cost (about a fifth of a core per chart per second on a 2-core machine), so the charts that
+    change at every record redraw less often than the progress lines that say where the run is."""
     snaps = ex.latest(page_key)
     _buttons(page_key, configs, snaps)
     if not snaps:
         st.caption("Press **Start** to train. The charts below fill in live; you can move to another page and come back.")
         return {}
     live = ex.is_live(snaps)
+    every = refresh_seconds()
 
-    @st.fragment(run_every=refresh_seconds() if live else None)
-    def live_view() -> None:
-        t0 = time.perf_counter()
+    @st.fragment(run_every=every if live else None)
+    def live_view() -> None:  # progress, messages, final figures: cheap to redraw, so every second
         now = ex.latest(page_key)
-        _draw(page_key, now, layers=False)
-        REDRAWS.append(1000 * (time.perf_counter() - t0))
+        for label, snap in now.items():
+            _progress_line(label, snap)
+        for label, snap in now.items():
+            _messages(label, snap)
+        _final_figures(now)
         if live and not ex.is_live(now):
-            st.rerun(scope="app")  # the runs ended: redraw the page once, without the timer
+            st.rerun(scope="app")  # the runs ended: redraw the page once, without the timers
+
+    @st.fragment(run_every=CHART_FACTOR * every if live else None)
+    def chart_view() -> None:  # the loss chart changes at every redraw, and each changed chart costs the browser
+        t0 = time.perf_counter()
+        _curves(page_key, ex.latest(page_key))
+        REDRAWS.append(1000 * (time.perf_counter() - t0))
 
     @st.fragment(run_every=LAYER_REFRESH_SECONDS if live else None)
     def layer_view() -> None:  # four charts that change slowly: redrawn less often, by the server and the browser
@@ -199,6 +218,7 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
         REDRAWS.append(1000 * (time.perf_counter() - t0))
 
     live_view()
+    chart_view()
     layer_view()
     snaps = ex.latest(page_key)
     if pictures and not ex.is_live(snaps):

@@ -1,10 +1,16 @@
 """Two app servers, one PostgreSQL: a student starts Hour 1 on the first and is sent to the second, which shows the
-same runs live and then stored (engine/serve/replicas.py). The local worker-process pool trains; a Ray cluster
-instead is the [cluster] extra's business (tests/test_ray_executor.py)."""
+same runs live and then stored (engine/serve/replicas.py). Each replica trains in its own worker processes, or
+both on one local Ray cluster (a head started here with two CPUs; skipped without the [cluster] extra)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import app_server
@@ -27,11 +33,31 @@ def database_url():
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def replicas(database_url, tmp_path_factory):
+@contextlib.contextmanager
+def ray_head():
+    """`ray start --head` with two CPUs on loopback; its address. Stopped at the end."""
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[cluster]'")
+    ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    port = "6391"
+    env = dict(os.environ)
+    subprocess.run([ray, "start", "--head", "--num-cpus", "2", "--port", port, "--node-ip-address", "127.0.0.1",
+                    "--include-dashboard", "false", "--disable-usage-stats"], env=env, check=True, capture_output=True,
+                   timeout=120)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module", params=["processes", "ray"])
+def replicas(request, database_url, tmp_path_factory):
     env = {"CLASSROOM_DATABASE_URL": database_url}
-    with app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("a"))) as first, \
-            app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("b"))) as second:
+    with contextlib.ExitStack() as stack:
+        if request.param == "ray":
+            address = stack.enter_context(ray_head())
+            env.update(CLASSROOM_EXECUTOR="ray", CLASSROOM_RAY_ADDRESS=address)
+        first = stack.enter_context(app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("a"))))
+        second = stack.enter_context(app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("b"))))
         yield first, second
 
 
