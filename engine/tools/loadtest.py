@@ -76,7 +76,8 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
     """Simulate `students` pressing Start within `spread_s` seconds; return the figures as a dict.
 
     Figures: queue_wait_s (submit -> training starts), first_point_s (submit -> the first loss point a
-    poll sees), run_s (submit -> ended), api_ms (a page's poll: get + snapshot), ui_ms (the probe, e.g.
+    poll sees), start_latency_s (training starts -> that first point), update_gap_s (between the step counts a
+    poll saw change while running: how often records arrive), run_s (submit -> ended), api_ms (a page's poll: get + snapshot), ui_ms (the probe, e.g.
     a page render, while runs train), peak_rss_mb, max_concurrent (the cap must hold), statuses.
     `make_config(i)` gives student i's experiment (default: student_config, the board's three arms).
     """
@@ -144,7 +145,7 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
         t_submit = time.time()
         config = config_of(i)
         run = manager.submit(config.replace(extras={**config.extras, "student": owner}), owner)
-        first_point = None
+        first_point, last_step, last_change, gaps = None, 0, None, []
         deadline = t_submit + timeout_s
         while time.time() < deadline:
             t0 = time.perf_counter()
@@ -155,6 +156,12 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
                 api.append(time.perf_counter() - t0)
             if first_point is None and snap.get("series", {}).get("train_loss", ([], []))[0]:
                 first_point = time.time() - t_submit
+            step = snap.get("step") or 0
+            if step != last_step and snap.get("status") == "running":
+                now = time.time()
+                if last_change is not None:
+                    gaps.append(now - last_change)
+                last_step, last_change = step, now
             if run.done:
                 break
             time.sleep(poll_s)
@@ -163,6 +170,9 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
                 "owner": owner, "status": run.status,
                 "queue_wait": (run.started_at - t_submit) if run.started_at else None,
                 "first_point": first_point,
+                # training start -> the first loss point a poll sees: the executor's start latency
+                "start_latency": (first_point - (run.started_at - t_submit)) if first_point and run.started_at else None,
+                "update_gaps": gaps,  # seconds between the step counts a poll saw change: how late records arrive
                 "run": (run.ended_at or time.time()) - t_submit,
                 "series_owner_ok": run.owner == owner and run.config.extras.get("student") == owner,
             })
@@ -211,6 +221,8 @@ def run_loadtest(students: int = 30, steps: int = 20, max_running: int | None = 
         "max_concurrent": samples["max_concurrent"],
         "queue_wait_s": _stats([r["queue_wait"] for r in rows if r["queue_wait"] is not None]),
         "first_point_s": _stats([r["first_point"] for r in rows if r["first_point"] is not None]),
+        "start_latency_s": _stats([r["start_latency"] for r in rows if r["start_latency"] is not None]),
+        "update_gap_s": _stats([g for r in rows for g in r["update_gaps"]]),
         "run_s": _stats([r["run"] for r in rows]),
         "api_ms": _stats(api, 1000.0, 2),
         "ui_ms": _stats(ui, 1000.0, 1),
