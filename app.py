@@ -1,4 +1,4 @@
-"""The router: every lesson page found in lessons/ (hour order), plus the home, runs and board pages."""
+"""The router: every lesson page found in lessons/ (hour order) and the Studio, plus the home, runs and board pages."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def pages() -> dict[str, list]:
     if (ROOT / "views" / "board.py").exists():
         start.append(st.Page("views/board.py", title="Class board", icon=":material/groups:"))
     lessons = [st.Page(str(p.relative_to(ROOT)), title=lesson_title(p), url_path=p.stem) for p in lesson_files()]
+    lessons.append(st.Page("lessons/studio.py", title="Studio · your own classes", icon=":material/photo_camera:",
+                           url_path="studio"))
     return {"Start": start, "Lessons": lessons}
 
 

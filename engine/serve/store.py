@@ -51,8 +51,11 @@ class StoreError(RuntimeError):
     """The store could not be opened, read or written; the message is one sentence."""
 
 
-def arm_of(config: dict) -> str:
-    """The board's row: from scratch, frozen features (a new head on a fixed body) or fine-tune."""
+def arm_of(config: dict) -> str | None:
+    """The board's row: from scratch, frozen features (a new head on a fixed body) or fine-tune; None for a run
+    its page keeps off the class board (extras "board": False, e.g. the Studio's runs on a student's own pictures)."""
+    if (config.get("extras") or {}).get("board") is False:
+        return None
     if config.get("weights") == "scratch":
         return "from scratch"
     return "frozen features" if config.get("strategy") == "feature" else "fine-tune"
@@ -273,8 +276,9 @@ class RunStore:
         return [self._decode(r, with_series) for r in rows]
 
     def pages(self) -> list[str]:
-        """The pages that have runs, for a filter."""
-        return [r["page"] for r in self._query("SELECT DISTINCT page FROM runs WHERE page <> '' ORDER BY page")]
+        """The pages that have runs on the board, for a filter."""
+        sql = "SELECT DISTINCT page FROM runs WHERE page <> '' AND arm IS NOT NULL ORDER BY page"
+        return [r["page"] for r in self._query(sql)]
 
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) AS n FROM runs")[0]["n"])
@@ -290,7 +294,7 @@ class RunStore:
             "SELECT arm, shots, AVG(CASE WHEN status = 'finished' THEN test_accuracy END) AS mean, "
             "SUM(CASE WHEN status = 'finished' AND test_accuracy IS NOT NULL THEN 1 ELSE 0 END) AS n, "
             "SUM(CASE WHEN status = 'diverged' THEN 1 ELSE 0 END) AS diverged "
-            "FROM runs WHERE ended > ?" + (" AND page = ?" if page else "") + " GROUP BY arm, shots"
+            "FROM runs WHERE ended > ? AND arm IS NOT NULL" + (" AND page = ?" if page else "") + " GROUP BY arm, shots"
         )
         rows = self._query(sql, (self.cleared_at(), page) if page else (self.cleared_at(),))
         order = {a: i for i, a in enumerate(ARMS)}
