@@ -4,7 +4,7 @@ import streamlit as st
 
 from engine.core.config import ConfigError
 from engine.models import export
-from lessons import experiments, panel
+from lessons import drawing_pad, experiments, panel
 from lessons.recipes import hour10
 from lessons.session import owner_id
 from views.board import show_board
@@ -94,20 +94,36 @@ else:
                            key=f"{PAGE}:dl_program", help="Runs with plain PyTorch: no engine code needed.")
         st.markdown("**Use it anywhere with PyTorch** (save a picture as `my_glyph.png` next to the file):")
         st.code(export.predict_snippet(classes, size, hour10.EXPORT_FILE), language="python")
-        upload = st.file_uploader("Try it on a picture: a glyph drawn dark on light (or light on dark)",
-                                  type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"{PAGE}:upload")
-        if upload is not None:
-            try:
-                picture = export.open_image(upload.getvalue())
-            except ConfigError as e:
-                st.error(str(e)[0].upper() + str(e)[1:])
+        upload_col, pad_col = st.columns(2, gap="large")
+        with upload_col:
+            upload = st.file_uploader("Try it on a picture: a glyph drawn dark on light (or light on dark)",
+                                      type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"{PAGE}:upload")
+            if upload is not None:
+                try:
+                    picture = export.open_image(upload.getvalue())
+                except ConfigError as e:
+                    st.error(str(e)[0].upper() + str(e)[1:])
+                else:
+                    probs = export.predict_image(model, picture, classes, size)
+                    best = max(probs, key=probs.get)
+                    c1, c2 = st.columns([1, 3])
+                    c1.image(picture, caption="your picture", width=96)
+                    c2.markdown(f"The model says **{best}** ({probs[best]:.0%} sure). The top five:")
+                    c2.dataframe(hour10.top_rows(probs, 5), hide_index=True)
+        with pad_col:
+            st.markdown("**Or draw a glyph**")  # short: the pad's toolbar floats over the line above it
+            clears = st.session_state.get(f"{PAGE}:pad_clears", 0)
+            drawing = drawing_pad.pad(f"{PAGE}:pad:{clears}")  # a new key is a fresh, empty pad
+            st.caption("Fill the square, as the target glyphs below fill theirs: the model sees the whole pad.")
+            st.button("Clear the pad", key=f"{PAGE}:pad_clear", icon=":material/ink_eraser:",
+                      on_click=lambda: st.session_state.update({f"{PAGE}:pad_clears": clears + 1}))
+            found = drawing_pad.name_drawing(model, drawing, classes, size)
+            if found is None:
+                st.info(drawing_pad.EMPTY_PAD)
             else:
-                probs = export.predict_image(model, picture, classes, size)
-                best = max(probs, key=probs.get)
                 c1, c2 = st.columns([1, 3])
-                c1.image(picture, caption="your picture", width=96)
-                c2.markdown(f"The model says **{best}** ({probs[best]:.0%} sure). The top five:")
-                c2.dataframe(hour10.top_rows(probs, 5), hide_index=True)
+                c1.image(found[0], caption="your drawing", width=96)
+                c2.markdown(drawing_pad.top_lines(found[1]))
         with st.expander("Target glyphs to copy or draw, as the model saw them (it only knows these classes)"):
             panel.image_grid(*hour10.class_examples(len(classes), finished[label]["config"]["domain_shift"]))
 

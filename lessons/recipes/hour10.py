@@ -101,7 +101,7 @@ TRY_THIS = [
      ("at 20 labels both strategies now score over 94% and fine-tuning's lead shrinks to under 3 points (a point "
       "or so on most draws): when the target looks like the source, the frozen features already fit, and "
       "fine-tuning has little left to fix.")),
-    ("Export the model fine-tuned on 20 labels, draw one of the target glyphs by hand and upload it",
+    ("Export the model fine-tuned on 20 labels, draw one of the target glyphs on the pad (or on paper, and upload it)",
      ("see whether it names your drawing: a hand-drawn glyph looks different from the rendered ones, a domain "
       "shift of its own (Hour 8).")),
     ("Open the Class board page once several students have run the grid",
