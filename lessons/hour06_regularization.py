@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from lessons import experiments, panel
+from lessons import panel
 from lessons.recipes import hour06
-from lessons.session import owner_id
 
 panel.header(
     6, "Overfitting and regularization",
@@ -56,13 +55,7 @@ st.markdown("Four runs on the same images and seed: **no help**, then each remed
 cfg = panel.controls(hour06.PAGE, hour06.PAGE_BASE, hour06.KNOBS)
 snaps = panel.experiment(hour06.PAGE, hour06.default_configs(dropout=cfg.dropout, weight_decay=cfg.weight_decay,
                                                              steps=cfg.steps, seed=cfg.seed))
-clean = {}
-for label, s in snaps.items():
-    if (s.get("results") or {}).get("test_accuracy") is not None:
-        model, _, _ = experiments.trained_model(s, owner_id())
-        if model is not None:
-            clean[label] = hour06.clean_train_figures(model, s["config"])
-table = hour06.gap_table(snaps, clean)
+table = hour06.gap_table(snaps)
 if not table.empty:
     pct = ("train accuracy (clean)", "val accuracy", "accuracy gap", "test accuracy")
     st.dataframe(table.style.format({c: "{:.1%}" if c in pct else "{:.3f}" for c in table.columns if c != "best step"},

@@ -166,6 +166,9 @@ class Evaluator(Callback):
         t.fire("after_eval")
         _, acc, pred = t.evaluate(t.task.test)
         t.results["test_accuracy"] = acc
+        # The training images as they are, in eval mode: measured the way validation is (the logged training loss
+        # comes from augmented or dropout-masked batches in training mode), so the two can be compared (Hour 6).
+        t.results["train_loss_clean"], t.results["train_accuracy_clean"], _ = t.evaluate(t.task.train)
         t.results["confusion"] = metrics.confusion_matrix(pred, t.task.test.y.to(pred.device), t.task.n_classes)
         wrong = (pred.cpu() != t.task.test.y).nonzero().flatten()
         t.results["mistakes"] = [(int(i), int(pred[i])) for i in wrong[:64]]  # (test index, predicted class)
