@@ -27,11 +27,13 @@ def controls(page_key: str, base: TrainConfig, knobs: Sequence[str] | Mapping[st
     `knobs` may map a name to overrides of its row, e.g. {"steps": {"hi": 400}, "lr": {"label": "Head LR"}}.
     The sidebar's "Data and model" choice (lessons.data_model) applies to every page with controls; a page with a
     second experiment passes sidebar=False for it, so the section is drawn once and its choice applies to both.
+    The knobs' values are in the page's address (lessons.address): the first controls of a page show "Share these
+    settings", "Reset to the lesson's defaults" and the teacher's pin, and a sidebar=False call joins them.
     """
     base = data_model.sidebar(page_key, base) if sidebar else data_model.resolve(base, data_model._choice())[0]
     names = list(knobs)
     overrides = dict(knobs) if isinstance(knobs, Mapping) else {}
-    changes = _controls.draw(page_key, base, names, overrides, columns)
+    changes = _controls.draw(page_key, base, names, overrides, columns, join=not sidebar)
     return base.replace(**changes)
 
 

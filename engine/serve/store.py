@@ -8,8 +8,8 @@ one class record.
 Replicas and sticky sessions: a Streamlit browser session lives in one server process (its
 websocket, its session state, its live runs and their charts). With several replicas behind a load
 balancer, the balancer must send every request of a browser to the same replica (sticky sessions,
-e.g. cookie affinity), or a student's tab reconnects to a replica that does not know its runs. The
-shared PostgreSQL store is what makes the class board and earlier runs visible from every replica.
+e.g. cookie affinity). The shared PostgreSQL store is what makes the class board, earlier runs and (through
+engine.serve.replicas) live runs visible from every replica.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ SCHEMA = [
         run_id TEXT NOT NULL, name TEXT NOT NULL, steps_json TEXT NOT NULL, values_json TEXT NOT NULL,
         PRIMARY KEY (run_id, name))""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # A teacher's pinned settings per lesson page: {address name: address text}, as in the page's own address.
+    "CREATE TABLE IF NOT EXISTS presets (page TEXT PRIMARY KEY, values_json TEXT NOT NULL, pinned DOUBLE PRECISION NOT NULL)",
 ]
 
 RECORDED = ("finished", "stopped", "diverged")
@@ -306,15 +308,15 @@ class RunStore:
         return sorted(out, key=lambda r: (order.get(r["arm"], 99), r["arm"], r["shots"]))
 
     # -- the teacher --------------------------------------------------------------------
-    def check_token(self, token: str) -> None:
-        """PermissionError (one sentence) unless `token` is the teacher's."""
+    def check_token(self, token: str, doing: str = "clearing the board", undone: str = "the board was not cleared") -> None:
+        """PermissionError (one sentence naming what was refused) unless `token` is the teacher's."""
         if not self.teacher_token:
             raise PermissionError(
-                "clearing the board is switched off: "
+                f"{doing} is switched off: "
                 "the teacher sets CLASSROOM_TEACHER_TOKEN (or teacher_token in classroom.toml)."
             )
         if not hmac.compare_digest(str(token or "").encode(), self.teacher_token.encode()):
-            raise PermissionError("that teacher token is not right: the board was not cleared.")
+            raise PermissionError(f"that teacher token is not right: {undone}.")
 
     def clear_board(self, token: str) -> int:
         """Start a fresh board (teacher only). Students keep their own earlier runs. Returns runs hidden."""
@@ -325,6 +327,32 @@ class RunStore:
             cur.execute("DELETE FROM meta WHERE key = 'board_cleared_at'")
             cur.execute("INSERT INTO meta (key, value) VALUES ('board_cleared_at', ?)", (repr(now),))
         return hidden
+
+    # -- the teacher's pinned settings ----------------------------------------------------
+    def get_preset(self, page: str) -> dict[str, str] | None:
+        """The settings the teacher pinned for `page` ({address name: address text}), or None."""
+        rows = self._query("SELECT values_json FROM presets WHERE page = ?", (str(page),))
+        return dict(json.loads(rows[0]["values_json"])) if rows else None
+
+    def set_preset(self, page: str, values: dict, token: str) -> None:
+        """Pin `values` ({address name: address text}) as `page`'s starting settings for the room (teacher only).
+        One row per page: pinning again replaces the earlier pin, whichever replica wrote it."""
+        self.check_token(token, "pinning settings", "nothing was pinned")
+        if not page or not all(isinstance(k, str) and isinstance(v, str) for k, v in dict(values).items()):
+            raise ValueError("a pin needs a page and settings as address names and texts.")
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO presets (page, values_json, pinned) VALUES (?, ?, ?) ON CONFLICT (page) DO UPDATE "
+                "SET values_json = excluded.values_json, pinned = excluded.pinned",
+                (str(page), json.dumps(dict(values)), time.time()),
+            )
+
+    def clear_preset(self, page: str, token: str) -> bool:
+        """Remove `page`'s pin (teacher only). True when there was one."""
+        self.check_token(token, "removing a pin", "the pin was not removed")
+        with self._tx() as cur:
+            done = cur.execute("DELETE FROM presets WHERE page = ?", (str(page),))  # the backend's own cursor
+            return (done.rowcount or 0) > 0
 
 
 class _Cursor:
