@@ -2,6 +2,7 @@
 
 Each is cut into ordered layer groups (stem, stages..., the last ending in global pool + flatten),
 so freezing, per-group learning rates and the drift panel work on them exactly as on glyphnet.
+resnet18_nopool is ResNet-18 without its stem's max-pool, for 32-px images (SMALL_IMAGE; the same weights).
 
 Weights come through torchvision's weights API and its cache (TORCH_HOME, see torch.hub.get_dir()).
 A cached file is loaded with weights_only=True. A missing one is fetched with a short network
@@ -116,13 +117,14 @@ def _get(module: nn.Module, path: str) -> nn.Module:
     return module
 
 
-def build_groups(name: str) -> tuple[list[tuple[str, nn.Module]], int]:
-    """A fresh torchvision model cut into its layer groups; the last group ends in pool + flatten -> (B, D)."""
+def build_groups(name: str, without: tuple[str, ...] = ()) -> tuple[list[tuple[str, nn.Module]], int]:
+    """A fresh torchvision model cut into its layer groups; the last group ends in pool + flatten -> (B, D).
+    Module paths in `without` are left out (only weightless ones, e.g. a pooling layer: the weights still fit)."""
     rb = REAL[name]
     tv = rb.make()
     groups = []
     for i, (gname, paths) in enumerate(rb.groups):
-        children = [(_child(p), _get(tv, p)) for p in paths]
+        children = [(_child(p), _get(tv, p)) for p in paths if p not in without]
         if i == len(rb.groups) - 1:
             children += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten())]
         groups.append((gname, nn.Sequential(OrderedDict(children))))
@@ -243,4 +245,25 @@ for _name, _rb in REAL.items():
         source_classes=len(_rb.weights.meta["categories"]),
         input_norm=(tuple(_rb.weights.transforms().mean), tuple(_rb.weights.transforms().std)),
         extra={"categories": _rb.weights.meta["categories"], "imagenet": True},
+    ))
+
+
+# Small-image variants: the same torchvision network and weights, less a weightless layer that suits 224-px photos
+# only. ResNet-18's stem (7x7 conv at stride 2, then a 3x3 max-pool at stride 2) shrinks a 32-px image to 8x8 before
+# layer1, so layer4 sees 1x1 maps; without the max-pool it sees 2x2 (16, 16, 8, 4, 2 across stem, layer1-4), as a
+# 64-px image does with the pool, for about 4 times the compute of the 32-px network with it.
+SMALL_IMAGE = {"resnet18_nopool": ("resnet18", ("maxpool",))}
+
+for _name, (_base, _without) in SMALL_IMAGE.items():
+    _rb = REAL[_base]
+    register(BackboneSpec(
+        name=_name,
+        build=lambda b=_base, w=_without: build_groups(b, w),
+        weights=("imagenet", "pretrained"),
+        image_size=32,
+        description=f"{_rb.description}, without the stem's max-pool (for 32-px images; the same weights)",
+        load_pretrained=_loader(_base),
+        source_classes=len(_rb.weights.meta["categories"]),
+        input_norm=(tuple(_rb.weights.transforms().mean), tuple(_rb.weights.transforms().std)),
+        extra={"categories": _rb.weights.meta["categories"], "imagenet": True, "variant_of": _base},
     ))
