@@ -1,6 +1,7 @@
-"""Real datasets for the engine: CIFAR-10, Fashion-MNIST, and the teacher's own images (folder or zip).
+"""Real datasets for the engine: CIFAR-10, Fashion-MNIST, handwritten digits, and the teacher's own images (folder or zip).
 
-Registered in engine.data.tasks.DATASETS: `cifar10`, `fashionmnist`, `folder:PATH`, `zip:PATH`.
+Registered in engine.data.tasks.DATASETS: `cifar10`, `fashionmnist`, `digits` (scikit-learn's bundled handwritten
+digits, no network; needs scikit-learn), `folder:PATH`, `zip:PATH`.
 Data lives in one data folder ($CLASSROOM_DATA, default ~/.cache/classroom); torchvision datasets are
 downloaded only when asked (`python -m engine download cifar10`); offline, loading says so in one
 sentence. Splits are reproducible: validation and test are fixed (the same for every seed) and the
@@ -198,3 +199,85 @@ def zip_task(config: TrainConfig, path: str) -> Task:
         imagefolder.unpack_zip(p, data_root() / "uploads" / "refused")  # raises the size sentence
     root = imagefolder.unpack_upload(p.read_bytes())
     return folder_task(config, str(root))
+
+
+# -- scikit-learn's bundled handwritten digits: a real handwriting set that needs no network -------------------
+
+DIGITS_VAL_PER_CLASS = 20  # fixed per class, the same for every seed
+DIGITS_TEST_PER_CLASS = 50  # fixed per class: 500 test images over the 10 digits
+DIGITS_FILL = 0.75  # share of the frame the 8x8 scan fills once upscaled, about the extent of a glyph's strokes
+DIGITS_LEVELS = 16  # the scans' grey levels run 0..16 (ink counted in 4x4 blocks of a 32x32 bitmap)
+MISSING_SKLEARN = "the digits data set needs scikit-learn: pip install scikit-learn"
+
+_digits: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+
+def load_digits_raw() -> tuple[torch.Tensor, torch.Tensor]:
+    """All 1797 scans as float32 (N, 8, 8) in [0, 1], ink bright on a dark background, and labels (N,) int64."""
+    with _lock:
+        if _digits:
+            return _digits[0]
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ConfigError(MISSING_SKLEARN) from None
+    d = load_digits()
+    x = torch.as_tensor(d.images, dtype=torch.float32) / DIGITS_LEVELS
+    y = torch.as_tensor(d.target, dtype=torch.int64)
+    with _lock:
+        if not _digits:
+            _digits.append((x, y))
+    return x, y
+
+
+def digits_to_images(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 8, 8) scans in [0, 1] -> (N, 3, size, size) grey images drawn like the glyphs: bright ink on black,
+    upscaled (bilinear) to DIGITS_FILL of the frame and centred on a black margin."""
+    import torch.nn.functional as F
+
+    inner = max(8, round(size * DIGITS_FILL))
+    up = F.interpolate(x.unsqueeze(1), size=(inner, inner), mode="bilinear", align_corners=False).clamp(0, 1)
+    lo = (size - inner) // 2
+    hi = size - inner - lo
+    return F.pad(up, (lo, hi, lo, hi)).expand(-1, 3, -1, -1).contiguous()
+
+
+def digits_split(y: torch.Tensor, n_classes: int, shots: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per class: the first DIGITS_TEST_PER_CLASS of a fixed shuffle for test, the next DIGITS_VAL_PER_CLASS for
+    validation, then `shots` training images drawn with `seed` from the rest. Returns (train, val, test) indices."""
+    g = torch.Generator().manual_seed(seed)
+    tr, va, te = [], [], []
+    for idx in _per_class(y, n_classes, SPLIT_SEED):
+        te.append(idx[:DIGITS_TEST_PER_CLASS])
+        va.append(idx[DIGITS_TEST_PER_CLASS : DIGITS_TEST_PER_CLASS + DIGITS_VAL_PER_CLASS])
+        rest = idx[DIGITS_TEST_PER_CLASS + DIGITS_VAL_PER_CLASS :]
+        tr.append(rest[torch.randperm(len(rest), generator=g)][:shots])
+    return torch.cat(tr), torch.cat(va), torch.cat(te)
+
+
+@register_dataset("digits")
+def digits_task(config: TrainConfig, _arg: str = "") -> Task:
+    """scikit-learn's handwritten digits (1797 8x8 scans of 10 digits, bundled: no network), upscaled to
+    config.image_size and drawn like the glyphs; test and validation are fixed, `shots` per class for training."""
+    x, y = load_digits_raw()
+    k = min(config.n_classes, 10)
+    smallest = int(torch.bincount(y, minlength=10)[:k].min())
+    room = smallest - DIGITS_TEST_PER_CLASS - DIGITS_VAL_PER_CLASS
+    warnings = _common_warnings(config)
+    if config.shots > room:
+        warnings.append(f"asked for {config.shots} labels per class, but the digits have at most {room} training images "
+                        "per class after the validation and test shares; classes train on all they have.")
+    tr, va, te = digits_split(y, k, config.shots, config.seed)
+
+    def split(idx: torch.Tensor) -> Split:
+        return Split(digits_to_images(x[idx], config.image_size), y[idx].clone())
+
+    return Task(
+        name=f"handwritten digits ({k} classes, {config.shots} labels each)",
+        classes=[str(c) for c in range(k)],
+        train=split(tr),
+        val=split(va),
+        test=split(te),
+        source=None,
+        warnings=warnings,
+    )

@@ -1,4 +1,4 @@
-"""Command line: `python -m engine train|pretrain|bench|download ...`. Bad input: exit 2, one line."""
+"""Command line: `python -m engine train|pretrain|realcheck|bench|download ...`. Bad input: exit 2, one line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ def _positive_float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--steps", type=int, default=None)
     pt.add_argument("--out", default=None, help="where to write (default: assets/glyphnet.pt)")
 
+    rc = sub.add_parser("realcheck", help="scratch vs frozen features vs fine-tuning from a glyph checkpoint on real handwriting (digits)")
+    rc.add_argument("--checkpoint", default=None, metavar="PATH", help="a glyphnet state dict (default: assets/glyphnet.pt)")
+    rc.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="comma-separated seeds (default: 0,1,2)")
+    rc.add_argument("--shots", type=int, default=d.shots, help="labels per class")
+    rc.add_argument("--steps", type=int, default=d.steps)
+    rc.add_argument("--threads", type=int, default=1, help="torch threads, fixed so the figures repeat (default: 1)")
+    rc.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda", "mps"])
+    rc.add_argument("--json", action="store_true", help="print one JSON object with the figures")
+
     b = sub.add_parser("bench", help="performance figures")
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke check)")
@@ -97,6 +116,19 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0 if results["status"] in ("finished", "stopped") else 1
 
 
+def cmd_realcheck(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.tools.realcheck import realcheck, report
+
+    if a.threads < 1:
+        raise ConfigError(f"threads must be at least 1 (got {a.threads}).")
+    r = realcheck(Path(a.checkpoint) if a.checkpoint else None, a.seeds, a.shots, a.steps, a.device, a.threads,
+                  log=(lambda *_: None) if a.json else print)
+    print(json.dumps(r) if a.json else report(r))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -115,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                 recipe.steps = args.steps
             run(recipe, Path(args.out) if args.out else default_out)
             return 0
+        if args.command == "realcheck":
+            return cmd_realcheck(args)
         if args.command == "bench":
             from engine.tools.bench import run_bench
 

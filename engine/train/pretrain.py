@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.data import colourfields
+from engine.core.config import ConfigError
+from engine.data import colourfields, glyphs
 from engine.data import tasks as data
 from engine.models.checkpoints import write_checkpoint
 from engine.models.glyphnet import GLYPHNET_FILE, glyphnet_groups
@@ -53,18 +54,38 @@ class UnrelatedRecipe:
     threads: int = 1  # fixed so the file is the same bit-for-bit on any CPU
 
 
-def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_FILE, log=print) -> dict:
-    """glyphnet on the glyph source task: train, score the held-out source split, write the checkpoint."""
+def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_FILE, log=print, style: str = "plain") -> dict:
+    """glyphnet on the glyph source task: train, score the held-out source split, write the checkpoint.
+
+    `style` is the glyph renderer's stroke style (engine.data.glyphs.STYLES). The shipped backbone is "plain";
+    another style renders the same classes and streams in that look, scores a held-out split drawn in it too,
+    and is named in the card."""
     recipe = recipe or PretrainRecipe()
+    if style not in glyphs.STYLES:
+        raise ConfigError(f"unknown glyph style {style!r}; choose one of: {', '.join(glyphs.STYLES)}.")
 
     def make(log):
         t0 = time.time()
-        train = data.source_split(recipe.per_class, recipe.sample_stream)
-        holdout = data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4)
+        if style == "plain":
+            train = data.source_split(recipe.per_class, recipe.sample_stream)
+            holdout = data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4)
+        else:
+            train = styled_source_split(recipe.per_class, recipe.sample_stream, style)
+            holdout = styled_source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4, style)
         log(f"rendered {len(train)} training images in {time.time() - t0:.1f}s")
         return train, holdout, torch.Generator().manual_seed(recipe.seed)
 
-    return _run(recipe, make, data.N_SOURCE_CLASSES, {}, 200, out, log, "source-task")
+    card = {} if style == "plain" else {"style": style}
+    return _run(recipe, make, data.N_SOURCE_CLASSES, card, 200, out, log, "source-task")
+
+
+def styled_source_split(per_class: int, stream: int, style: str, size: int = 32) -> data.Split:
+    """The source task's samples drawn in a glyph `style` (not cached): the same classes, labels and order as
+    engine.data.tasks.source_split, unshifted grey images as 3 channels."""
+    g = torch.Generator().manual_seed(stream)
+    ids = torch.arange(data.N_SOURCE_CLASSES).repeat_interleave(per_class)
+    grey = glyphs.render(ids, g, size=size, rotation_deg=glyphs.SOURCE_ROTATION_DEG, style=style)
+    return data.Split(grey.expand(-1, 3, -1, -1).contiguous(), torch.arange(data.N_SOURCE_CLASSES).repeat_interleave(per_class))
 
 
 def pretrain_unrelated(recipe: UnrelatedRecipe | None = None, out: Path | None = UNRELATED_FILE, log=print) -> dict:
