@@ -155,3 +155,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL server for one test module, or the reason there is none (its half is then skipped)."""
+    import pg
+
+    try:
+        server = pg.start()
+    except pg.Unavailable as e:
+        yield str(e)
+        return
+    yield server
+    server.stop()

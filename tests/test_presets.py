@@ -34,20 +34,6 @@ st.session_state["cfg"] = (cfg.lr, cfg.shots, cfg.steps)
 # ---- the store --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server for this file, or the reason there is none (its half of the store tests is then skipped)."""
-    import pg
-
-    try:
-        server = pg.start()
-    except pg.Unavailable as e:
-        yield str(e)
-        return
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path, postgres):
     if request.param == "sqlite":

@@ -31,19 +31,6 @@ class Slow(Callback):
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    import pg
-
-    try:
-        server = pg.start()
-    except pg.Unavailable as e:
-        yield str(e)
-        return
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def pair(request, tmp_path, postgres):
     """(replica A, replica B): two run managers, each with its own connection to one store."""

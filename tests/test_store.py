@@ -34,20 +34,6 @@ def snap(run_id, arm="finetune", shots=5, acc=0.5, status="finished", page="hour
     }
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server for this file, or the reason there is none (its half of the tests is then skipped)."""
-    import pg
-
-    try:
-        server = pg.start()
-    except pg.Unavailable as e:
-        yield str(e)
-        return
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path, postgres):
     """Each store test runs against SQLite and against a real PostgreSQL (a fresh database each time)."""
