@@ -8,6 +8,7 @@ their snapshots back; ended runs are cached in the session. The widgets that dra
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
@@ -123,9 +124,10 @@ def latest(page_key: str) -> dict[str, dict]:
 
 
 def _adopt(page_key: str) -> dict | None:
-    """Make the student's live runs on this page this tab's experiment; None when there are none."""
+    """Make the student's live experiment on this page this tab's experiment (its runs that already ended too);
+    None when nothing of theirs is live on the page."""
     try:
-        found = _manager().live_runs_of(owner_id(), page_key)
+        found = _manager().live_experiment_of(owner_id(), page_key)
     except Exception:
         return None
     if not found:
@@ -214,10 +216,11 @@ def start(page_key: str, configs: Mapping[str, TrainConfig]) -> str | None:
     previous = latest(page_key)
     if is_live(previous):
         return None
-    tagged = {}
+    tagged, experiment = {}, uuid.uuid4().hex[:12]  # the runs started together, so another replica can show them together
     try:
         for label, cfg in configs.items():
-            tagged[label] = cfg.replace(extras={**cfg.extras, "page": page_key, "label": label}).validate()
+            extras = {**cfg.extras, "page": page_key, "label": label, "experiment": experiment}
+            tagged[label] = cfg.replace(extras=extras).validate()
     except ConfigError as e:
         return str(e)
     owner, mgr, runs = owner_id(), _manager(), {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -55,7 +56,9 @@ def test_changing_a_control_changes_the_config_the_run_receives():
             "from scratch": (2, 20, "scratch"),
             "pretrained": (2, 20, "pretrained"),
         }
-        assert runs["pretrained"].config.extras == {"page": "hour01", "label": "pretrained"}
+        tags = {label: r.config.extras["experiment"] for label, r in runs.items()}  # one tag: started together
+        assert tags["pretrained"] == tags["from scratch"] and re.fullmatch(r"[0-9a-f]{12}", tags["pretrained"])
+        assert runs["pretrained"].config.extras == {"page": "hour01", "label": "pretrained", "experiment": tags["pretrained"]}
         at.button(key="hour01:pause").click().run()
         assert not at.exception
         assert "hour01:pause" not in [b.key for b in at.button]  # Pause became Resume

@@ -163,3 +163,33 @@ def test_published_snapshots_are_written_only_when_they_change(tmp_path):
     assert json.loads(row["snapshot_json"])["step"] == 4
     with pytest.raises(ValueError, match=re.escape("unknown action 'jump'; choose pause, resume or stop.")):
         live.request("r1", "s", "jump")
+
+
+def test_the_other_replica_takes_up_a_whole_experiment_with_the_runs_of_it_that_already_ended(pair):
+    a, b = pair
+    gate = threading.Event()
+
+    class Hold(Callback):
+        def before_step(self, t):
+            gate.wait(30)
+
+    tagged = TINY.replace(extras={**TINY.extras, "experiment": "exp-1"})
+    done = a.submit(tagged, "student-5")  # this experiment's first run ends before the student moves
+    assert done.wait(60) and done.status == "finished"
+    other = a.submit(TINY.replace(steps=40, extras={**TINY.extras, "label": "pretrained"}), "student-5")
+    assert other.wait(60)  # an earlier experiment's run on the same page: not taken up
+    live = a.submit(tagged.replace(extras={**tagged.extras, "label": "pretrained"}), "student-5",
+                    extra_callbacks=[Hold()])
+    try:
+        assert wait_until(lambda: a.publish_once() >= 0 and b.find(live.id, "student-5") is not None)
+        found = b.live_experiment_of("student-5", "hour01")
+        assert [(f["id"], f["label"]) for f in found] == [(done.id, "from scratch"), (live.id, "pretrained")]
+        assert b.find(done.id, "student-5")["status"] == "finished"  # from the store
+        assert a.live_experiment_of("student-5", "hour01") == [
+            {k: f[k] for k in ("id", "label", "config", "created")} for f in found]
+        assert b.live_experiment_of("student-5", "hour02") == [] and b.live_experiment_of("someone", "hour01") == []
+    finally:
+        gate.set()
+        a.stop(live.id, "student-5")
+        live.wait(30)
+    assert wait_until(lambda: a.publish_once() >= 0 and b.live_experiment_of("student-5", "hour01") == [])

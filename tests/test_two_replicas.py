@@ -66,7 +66,7 @@ def test_a_run_started_on_one_replica_is_live_and_then_stored_on_the_other(repli
     a = browser.new_context(viewport={"width": 1400, "height": 2600}).new_page()
     b = browser.new_context(viewport={"width": 1400, "height": 2600}).new_page()
     try:
-        a.goto(f"{first}/hour01_why_transfer?steps=80")  # a short pair (the page reads its settings from the address)
+        a.goto(f"{first}/hour01_why_transfer?steps=160")  # a short pair (the page reads its settings from the address)
         wait_rendered(a)
         a.wait_for_selector(".st-key-hour01-start button", timeout=120_000)
         a.locator(".st-key-hour01-start button").first.click()

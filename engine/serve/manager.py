@@ -152,6 +152,36 @@ class RunManager:
                 out += [r for r in self.live.live_of(owner, page) if r["id"] not in known]
         return sorted(out, key=lambda r: r["created"])
 
+    def live_experiment_of(self, owner: str, page: str) -> list[dict]:
+        """The runs of `owner`'s newest live experiment on `page` (the runs a page started together, tagged by
+        extras["experiment"]), including those of them that already ended, here, on another replica or stored;
+        oldest first, [] when nothing of theirs is live there. Runs without the tag stand alone."""
+        live = self.live_runs_of(owner, page)
+        if not live:
+            return []
+        tag = (live[-1]["config"].get("extras") or {}).get("experiment")
+        if not tag:
+            return live
+        out = {r["id"]: r for r in live if (r["config"].get("extras") or {}).get("experiment") == tag}
+        with self._lock:
+            here = [r for r in self._runs.values() if r.owner == owner and r.config.extras.get("experiment") == tag]
+        for r in here:
+            out.setdefault(r.id, {"id": r.id, "label": str(r.config.extras.get("label") or r.id),
+                                  "config": r.config.to_dict(), "created": r.created})
+        elsewhere = []
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                elsewhere += self.live.experiment_of(owner, page, tag)
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                elsewhere += [{"id": r["id"], "label": r.get("label") or r["id"], "config": r["config"],
+                               "created": r.get("created") or 0.0}
+                              for r in self.store.runs_of_owner(owner, page, limit=20, with_series=False)
+                              if (r["config"].get("extras") or {}).get("experiment") == tag]
+        for r in elsewhere:
+            out.setdefault(r["id"], r)
+        return sorted(out.values(), key=lambda r: r["created"])
+
     def runs_of(self, owner: str) -> list[Run]:
         """This owner's runs in memory, oldest first."""
         with self._lock:

@@ -131,6 +131,19 @@ class LiveRecords:
                             "created": snap.get("created") or 0.0})
         return sorted(out, key=lambda r: r["created"])
 
+    def experiment_of(self, owner: str, page: str, tag: str) -> list[dict]:
+        """Every run of the owner's experiment `tag` on `page` still in this table, live or ended:
+        [{id, label, config, created}]."""
+        rows = self.store._query("SELECT id, label, snapshot_json FROM live_runs WHERE owner = ? AND page = ?",
+                                 (owner, page))
+        out = []
+        for r in rows:
+            snap = json.loads(r["snapshot_json"])
+            config = snap.get("config") or {}
+            if (config.get("extras") or {}).get("experiment") == tag:
+                out.append({"id": r["id"], "label": r["label"], "config": config, "created": snap.get("created") or 0.0})
+        return out
+
     def request(self, run_id: str, owner: str, action: str) -> bool:
         """Ask the replica training `run_id` to pause, resume or stop it. False if there is no such live run."""
         if action not in ACTIONS:
