@@ -298,7 +298,7 @@ def setting(page_key: str, name: str, base: TrainConfig, extra: dict | None = No
         full_help = f"{help_} Groups, input to output: {', '.join(groups)}."
 
         def draw_groups(states) -> dict:
-            v = st.slider(label, 0, n, step=1, key=key, help=full_help)
+            v = st.slider(label, 0, n, value=states[0], step=1, key=key, help=full_help)
             trained = v if knob.kind == "unfreeze" else n - v
             out: dict = {"unfreeze": trained}
             if "strategy" not in names:
@@ -317,8 +317,9 @@ def setting(page_key: str, name: str, base: TrainConfig, extra: dict | None = No
 
         def draw_scale(states) -> dict:
             if knob.kind == "number":
-                return {name: int(st.number_input(label, min_value=lo, max_value=hi, step=step, key=key, help=help_))}
-            return {name: st.slider(label, lo, hi, step=step, key=key, help=help_)}
+                return {name: int(st.number_input(label, min_value=lo, max_value=hi, value=states[0], step=step, key=key,
+                                                  help=help_))}
+            return {name: st.slider(label, lo, hi, value=states[0], step=step, key=key, help=help_)}
 
         return _grid(name, param, key, label, default, lo, hi, step, integer, draw_scale)
     if knob.kind in ("select_slider", "selectbox"):
@@ -334,8 +335,9 @@ def setting(page_key: str, name: str, base: TrainConfig, extra: dict | None = No
             return (o,)
 
         def draw_choice(states) -> dict:
-            widget = st.select_slider if knob.kind == "select_slider" else st.selectbox
-            return {name: widget(label, opts, format_func=fmt, key=key, help=help_)}
+            if knob.kind == "select_slider":
+                return {name: st.select_slider(label, opts, value=states[0], format_func=fmt, key=key, help=help_)}
+            return {name: st.selectbox(label, opts, index=opts.index(states[0]), format_func=fmt, key=key, help=help_)}
 
         return Setting(name, param, (key,), (value,), label, parse_choice, lambda s: _text(s[0]), lambda s: str(fmt(s[0])),
                        lambda s: s[0] in opts, draw_choice)
@@ -349,7 +351,7 @@ def setting(page_key: str, name: str, base: TrainConfig, extra: dict | None = No
 
         return Setting(name, param, (key,), (bool(value),), label, parse_switch, lambda s: _text(bool(s[0])),
                        lambda s: _text(bool(s[0])), lambda s: isinstance(s[0], bool),
-                       lambda states: {name: st.toggle(label, key=key, help=help_)})
+                       lambda states: {name: st.toggle(label, value=bool(states[0]), key=key, help=help_)})
     if knob.kind == "lr_range":
         lo, hi = value if value is not None else (base.lr / 100, base.lr)
         opts = _with(_with(options, lo), hi)
@@ -376,7 +378,7 @@ def setting(page_key: str, name: str, base: TrainConfig, extra: dict | None = No
             return isinstance(s[0], bool) and len(s[1]) == 2 and all(v in opts for v in s[1])
 
         def draw_range(states) -> dict:
-            on = st.toggle(label, key=f"{key}:on", help=help_)
+            on = st.toggle(label, value=bool(states[0]), key=f"{key}:on", help=help_)
             # a range slider needs its value as an argument (without one it is a single slider)
             pair = st.select_slider("LR range: first group, head", opts, value=tuple(states[1]), format_func=fmt, key=key,
                                     disabled=not on, label_visibility="collapsed")

@@ -47,26 +47,43 @@ def _joined(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _pin(page: str, state: dict) -> None:
-    """The pin button's callback: store the page's current settings (those that differ from the lesson's defaults)."""
+FAILED = object()  # what _in_store returns when it put the reason in state["flash"]
+
+
+def _in_store(page: str, state: dict, undone: str, write):
+    """write(store, token) with the page's teacher token; its result, or FAILED with the sentence in state["flash"]
+    (no store, a wrong token, or a store that would not take the write: "The pin could not be <undone> ...")."""
     token = st.session_state.get(f"{page}:teacher:token", "")
     store = _store()
     if store is None:
         state["flash"] = ("error", NO_STORE)
-        return
-    values = dict(state["query"])
+        return FAILED
     try:
-        if not values:
-            store.check_token(token, "pinning settings", "nothing was pinned")
-            state["flash"] = ("info", "Every setting is at the lesson's default, so there is nothing to pin; "
-                                      "“Remove the pin” sends the class back to the lesson's defaults.")
-            return
-        store.set_preset(page, values, token)
+        return write(store, token)
     except PermissionError as e:
         state["flash"] = ("error", _sentence(e))
-        return
     except Exception as e:
-        state["flash"] = ("error", f"The pin could not be written to the class record ({type(e).__name__}); try again.")
+        state["flash"] = ("error", f"The pin could not be {undone} ({type(e).__name__}); try again.")
+    return FAILED
+
+
+def _pin(page: str, state: dict) -> None:
+    """The pin button's callback: store the page's current settings (those that differ from the lesson's defaults)."""
+    values = dict(state["query"])
+
+    def write(store, token):
+        if not values:
+            store.check_token(token, "pinning settings", "nothing was pinned")
+            return False
+        store.set_preset(page, values, token)
+        return True
+
+    pinned = _in_store(page, state, "written to the class record", write)
+    if pinned is FAILED:
+        return
+    if not pinned:
+        state["flash"] = ("info", "Every setting is at the lesson's default, so there is nothing to pin; "
+                                  "“Remove the pin” sends the class back to the lesson's defaults.")
         return
     state["preset"] = values
     said = _joined([state["said"].get(p, f"{p}={v}") for p, v in values.items()])
@@ -76,18 +93,8 @@ def _pin(page: str, state: dict) -> None:
 
 def _unpin(page: str, state: dict) -> None:
     """The remove button's callback."""
-    token = st.session_state.get(f"{page}:teacher:token", "")
-    store = _store()
-    if store is None:
-        state["flash"] = ("error", NO_STORE)
-        return
-    try:
-        removed = store.clear_preset(page, token)
-    except PermissionError as e:
-        state["flash"] = ("error", _sentence(e))
-        return
-    except Exception as e:
-        state["flash"] = ("error", f"The pin could not be removed from the class record ({type(e).__name__}); try again.")
+    removed = _in_store(page, state, "removed from the class record", lambda store, token: store.clear_preset(page, token))
+    if removed is FAILED:
         return
     state["preset"] = None
     state["flash"] = (("success", "The pin is removed: students who open this page from now on start from the "

@@ -4,12 +4,14 @@
     python scripts/bench_app.py room [--students 10] [--port 8765] [--json]
 
 `pages` starts the app as `make run` does (`.venv/bin/streamlit run app.py --server.port PORT --server.headless true`,
-from the repo root), opens each lesson page in a fresh browser context (a new student), presses each of the page's
-Start buttons with its default settings (one after the other: a student may have only a few runs live) and times
-the click to the moment every progress bar of the page says finished, stopped, diverged or failed: `app_s`. After
-the server is stopped it trains the same page's default configs (from lessons/recipes/, as the page builds them)
-through `engine.serve.manager.RunManager(max_running=<the app's cap>)` alone, in a fresh Python process per page,
-each Start's configs submitted at once: `manager_s`. ratio = app_s / manager_s (1.0: the app costs nothing).
+from the repo root), opens its home page once and waits until the server and its workers are idle (as in class, where
+the app is up before students press Start; the manager side likewise waits for its pool), then opens each lesson page
+in a fresh browser context (a new student), presses each of the page's Start buttons with its default settings (one
+after the other: a student may have only a few runs live) and times the click to the moment every progress bar of the
+page says finished, stopped, diverged or failed: `app_s`. After the server is stopped it trains the same page's
+default configs (from lessons/recipes/, as the page builds them) through
+`engine.serve.manager.RunManager(max_running=<the app's cap>)` alone, in a fresh Python process per page, each Start's
+configs submitted at once: `manager_s`. ratio = app_s / manager_s (1.0: the app costs nothing).
 
 `room` starts the app the same way and lets N students (one browser context each, its own student id) open Hour 1
 and press Start within 3 s of each other; it reports the time to the first point and to the end, how late the 1 Hz
@@ -292,6 +294,26 @@ def _expected_starts(stem: str) -> int | None:
         return None
 
 
+async def settle(browser, server, timeout: float = 180, idle_cores: float = 0.15) -> float:
+    """Open the home page once, then wait until the server (with its worker processes) uses under `idle_cores` over
+    a second: as in class, where the teacher has the app up before students press Start, the workers have warmed
+    up (as the manager side waits for its pool to be ready). Seconds it took."""
+    ctx = await browser.new_context(viewport=VIEWPORT)
+    t = time.perf_counter()
+    try:
+        page = await ctx.new_page()
+        await page.goto(server.url, timeout=timeout * 1000)
+        await wait_rendered(page)
+    finally:
+        await ctx.close()
+    while time.perf_counter() - t < timeout:
+        c0 = cpu_seconds(server.proc.pid)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(server.proc.pid) - c0 < idle_cores:
+            break
+    return round(time.perf_counter() - t, 1)
+
+
 async def app_page(browser, url: str, stem: str, timeout: float, server_pid: int) -> dict:
     """Open the page as a new student, press each Start in turn and time each to the end of all its runs."""
     ctx = await browser.new_context(viewport=VIEWPORT)
@@ -447,6 +469,8 @@ def manager_main(stem: str, store_db: str | None, timeout: float, executor: str 
                 mismatch.append(f"{key}/{label}: not in the app's store")
                 continue
             mine = _plain(c.to_dict())
+            tag = (app.get("extras") or {}).get("experiment")  # the app tags the runs started together
+            mine["extras"] = {**mine.get("extras", {}), **({"experiment": tag} if tag else {})}
             diff = sorted(k for k in set(mine) | set(app) if mine.get(k) != app.get(k))
             if diff:
                 mismatch.append(f"{key}/{label}: " + ", ".join(f"{k} app={app.get(k)!r} recipe={mine.get(k)!r}" for k in diff))
@@ -509,6 +533,8 @@ async def _run_pages(args, stems: list[str], data_dir: str) -> dict:
         async with async_playwright() as pw:
             browser = await launch(pw)
             try:
+                settled = result["settled_s"] = await settle(browser, server)
+                print(f"app: the server settled {settled} s after its first page", file=sys.stderr, flush=True)
                 for stem in stems:
                     print(f"app: {stem} ...", file=sys.stderr, flush=True)
                     app[stem] = await app_page(browser, server.url, stem, args.page_timeout, server.proc.pid)

@@ -47,6 +47,16 @@ def pair(request, tmp_path, postgres):
         m.store.close()
 
 
+class Hold(Callback):
+    """Holds the run before each step until `gate` is set (at most 30 s a step): a run that stays live."""
+
+    def __init__(self):
+        self.gate = threading.Event()
+
+    def before_step(self, t):
+        self.gate.wait(30)
+
+
 def wait_until(cond, timeout=30.0) -> bool:
     end = time.time() + timeout
     while time.time() < end:
@@ -96,40 +106,30 @@ def test_pause_resume_and_stop_from_the_other_replica_reach_the_run(pair):
 
 def test_a_replica_that_stops_answering_leaves_a_run_that_reads_as_lost(pair):
     a, b = pair
-    gate = threading.Event()
-
-    class Hold(Callback):
-        def before_step(self, t):
-            gate.wait(30)
-
-    run = a.submit(TINY, "student-3", extra_callbacks=[Hold()])
+    hold = Hold()
+    run = a.submit(TINY, "student-3", extra_callbacks=[hold])
     assert wait_until(lambda: a.publish_once() >= 0 and b.find(run.id, "student-3") is not None)
     with a.store._tx() as cur:  # as if replica A had died a minute ago
         cur.execute("UPDATE live_runs SET updated = ? WHERE id = ?", (time.time() - 60, run.id))
     snap = b.find(run.id, "student-3")
     assert (snap["status"], snap["message"]) == ("failed", replicas.LOST)
     assert b.live_runs_of("student-3", "hour01") == []
-    gate.set()
+    hold.gate.set()
     a.stop(run.id, "student-3")
     run.wait(30)
 
 
 def test_a_run_watched_from_another_replica_is_not_reaped_when_its_first_tab_is_gone(pair):
     a, b = pair
-    gate = threading.Event()
-
-    class Hold(Callback):
-        def before_step(self, t):
-            gate.wait(30)
-
-    run = a.submit(TINY, "student-4", extra_callbacks=[Hold()])
+    hold = Hold()
+    run = a.submit(TINY, "student-4", extra_callbacks=[hold])
     a.is_alive = lambda owner: False  # replica A no longer has a tab of this student
     assert wait_until(lambda: a.publish_once() >= 0 and b.find(run.id, "student-4") is not None)  # B shows it
     assert a.reap_once() == [] and not run.done
     with a.store._tx() as cur:  # nobody has looked at it for two minutes
         cur.execute("UPDATE live_runs SET watched = ? WHERE id = ?", (time.time() - 120, run.id))
     assert a.reap_once() == ["student-4"]
-    gate.set()
+    hold.gate.set()
     assert run.wait(30) and run.status == "stopped"
 
 
@@ -167,19 +167,14 @@ def test_published_snapshots_are_written_only_when_they_change(tmp_path):
 
 def test_the_other_replica_takes_up_a_whole_experiment_with_the_runs_of_it_that_already_ended(pair):
     a, b = pair
-    gate = threading.Event()
-
-    class Hold(Callback):
-        def before_step(self, t):
-            gate.wait(30)
-
+    hold = Hold()
     tagged = TINY.replace(extras={**TINY.extras, "experiment": "exp-1"})
     done = a.submit(tagged, "student-5")  # this experiment's first run ends before the student moves
     assert done.wait(60) and done.status == "finished"
     other = a.submit(TINY.replace(steps=40, extras={**TINY.extras, "label": "pretrained"}), "student-5")
     assert other.wait(60)  # an earlier experiment's run on the same page: not taken up
     live = a.submit(tagged.replace(extras={**tagged.extras, "label": "pretrained"}), "student-5",
-                    extra_callbacks=[Hold()])
+                    extra_callbacks=[hold])
     try:
         assert wait_until(lambda: a.publish_once() >= 0 and b.find(live.id, "student-5") is not None)
         found = b.live_experiment_of("student-5", "hour01")
@@ -189,7 +184,7 @@ def test_the_other_replica_takes_up_a_whole_experiment_with_the_runs_of_it_that_
             {k: f[k] for k in ("id", "label", "config", "created")} for f in found]
         assert b.live_experiment_of("student-5", "hour02") == [] and b.live_experiment_of("someone", "hour01") == []
     finally:
-        gate.set()
+        hold.gate.set()
         a.stop(live.id, "student-5")
         live.wait(30)
     assert wait_until(lambda: a.publish_once() >= 0 and b.live_experiment_of("student-5", "hour01") == [])

@@ -83,6 +83,19 @@ def scan(root: str | Path) -> tuple[list[str], list[list[Path]], list[str]]:
     return [d.name for d in class_dirs], files, notes
 
 
+def upright_rgb(im: Image.Image, side: int) -> Image.Image:
+    """An opened picture -> upright (EXIF) RGB, over white where it was transparent; a JPEG is decoded at a reduced
+    scale of at least `side` pixels (fast for phone photos)."""
+    im.draft("RGB", (side, side))
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        out = Image.new("RGB", rgba.size, (255, 255, 255))
+        out.paste(rgba, mask=rgba.getchannel("A"))
+        return out
+    return im.convert("RGB")
+
+
 def decode(path: Path, size: int) -> torch.Tensor:
     """One image file -> uint8 (3, size, size): upright (EXIF), RGB over white, shorter side resized, centre-cropped."""
     with warnings.catch_warnings():
@@ -90,14 +103,7 @@ def decode(path: Path, size: int) -> torch.Tensor:
         with Image.open(path) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise ValueError("too large")
-            im.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a reduced scale (fast for phone photos)
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                im = Image.new("RGB", rgba.size, (255, 255, 255))
-                im.paste(rgba, mask=rgba.getchannel("A"))
-            else:
-                im = im.convert("RGB")
+            im = upright_rgb(im, size * 2)
             im = ImageOps.fit(im, (size, size), Image.Resampling.BILINEAR)  # resize the shorter side, centre-crop
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
     return data.view(size, size, 3).permute(2, 0, 1).contiguous()

@@ -70,14 +70,7 @@ def read_picture(data: bytes, name: str = "") -> Image.Image:
             im = Image.open(io.BytesIO(data))
             if im.width * im.height > imagefolder.MAX_PIXELS:
                 raise ConfigError(f"{what} is {im.width} x {im.height} pixels, too large to open: use a smaller photo.")
-            im.draft("RGB", (KEEP_SIDE * 2, KEEP_SIDE * 2))  # JPEG: decode at a reduced scale
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                im = Image.new("RGB", rgba.size, (255, 255, 255))
-                im.paste(rgba, mask=rgba.getchannel("A"))
-            else:
-                im = im.convert("RGB")
+            im = imagefolder.upright_rgb(im, KEEP_SIDE * 2)
     except ConfigError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
