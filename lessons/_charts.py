@@ -190,43 +190,6 @@ def drift_heatmap(snap: dict, max_columns: int = 120) -> go.Figure | None:
     return _figure([heat], _layout_spec("Drift over time (darker = closer to where the weights started)", "group", height=260))
 
 
-LAYER_CELLS = ((0.0, 0.45, 0.60, 1.0), (0.55, 1.0, 0.60, 1.0), (0.0, 0.45, 0.0, 0.36), (0.55, 1.0, 0.0, 0.36))
-
-
-def layer_figure(snap: dict) -> go.Figure | None:
-    """The four layer charts (drift bars, LR bars, drift heatmap, update/weight ratio) as one figure, 2 x 2.
-
-    One figure rather than four: a browser pays for each chart whose spec changed (BENCHMARKS.md, "what a browser
-    pays per chart"), and these four change together. None when the snapshot has no layer groups yet."""
-    if not snap.get("groups"):
-        return None
-    parts = [drift_bars(snap), lr_bars(snap), drift_heatmap(snap), update_ratio_figure(snap)]
-    data, annotations = [], []
-    layout = {"height": 640, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "uirevision": "keep", "bargap": 0.3,
-              "legend": {"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0.55}}
-    for i, (fig, (x0, x1, y0, y1)) in enumerate(zip(parts, LAYER_CELLS)):
-        if fig is None:
-            continue
-        n = "" if i == 0 else str(i + 1)
-        spec = fig.to_plotly_json()
-        for trace in spec["data"]:
-            trace = {**trace, "xaxis": f"x{n}", "yaxis": f"y{n}"}
-            if trace["type"] == "heatmap":
-                trace["colorbar"] = {**trace.get("colorbar", {}), "x": x1, "xanchor": "left", "y": (y0 + y1) / 2,
-                                     "len": y1 - y0, "thickness": 12}
-            elif trace["type"] == "bar":
-                trace["showlegend"] = False
-            data.append(trace)
-        sub = spec["layout"]
-        layout[f"xaxis{n}"] = {**sub.get("xaxis", {}), "domain": [x0, x1], "anchor": f"y{n}"}
-        layout[f"yaxis{n}"] = {**sub.get("yaxis", {}), "domain": [y0, y1], "anchor": f"x{n}"}
-        annotations.append({"text": f"<b>{sub['title']['text']}</b>", "xref": "paper", "yref": "paper", "x": x0,
-                            "y": y1 + 0.02, "xanchor": "left", "yanchor": "bottom", "showarrow": False,
-                            "font": {"size": 13}})
-    layout["annotations"] = annotations
-    return _figure(data, layout)
-
-
 def schedule_figure(factors: list[float], lr: float) -> go.Figure:
     fig = go.Figure(go.Scatter(x=list(range(len(factors))), y=[lr * f for f in factors], mode="lines",
                                line=dict(color=color(1), width=2), name="head LR"))

@@ -126,8 +126,7 @@ def _final_figures(snaps: dict[str, dict]) -> None:
 
 
 def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
-    """Drift and current LR per group (bars), drift over time (heatmap) and the update/weight ratio of one chosen
-    run, as one figure (lessons._charts.layer_figure)."""
+    """Drift and current LR per group (bars) and drift over time (heatmap) for one chosen run."""
     with_groups = {k: s for k, s in snaps.items() if s.get("groups")}
     if not with_groups:
         return
@@ -137,7 +136,15 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
     if len(labels) > 1:
         label = st.radio("Show the layers of", labels, horizontal=True, key=f"{page_key}:layers_of")
     snap = with_groups[label]
-    st.plotly_chart(_charts.layer_figure(snap), key=f"chart:{page_key}:layers", config={"displayModeBar": False})
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(_charts.drift_bars(snap), key=f"chart:{page_key}:drift", config={"displayModeBar": False})
+    c2.plotly_chart(_charts.lr_bars(snap), key=f"chart:{page_key}:lrs", config={"displayModeBar": False})
+    heat, ratio = _charts.drift_heatmap(snap), _charts.update_ratio_figure(snap)
+    c3, c4 = st.columns(2)
+    if heat is not None:
+        c3.plotly_chart(heat, key=f"chart:{page_key}:heat", config={"displayModeBar": False})
+    if ratio is not None:
+        c4.plotly_chart(ratio, key=f"chart:{page_key}:update", config={"displayModeBar": False})
     st.caption("Grey bars are frozen groups: they do not learn, so their drift stays exactly 0. The update/weight ratio "
                "is how much one step changes a group relative to its size; around 1e-3 (dashed) is the usual guide: "
                "far above, the step is too large for that group; far below, it barely learns.")
@@ -205,7 +212,7 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
         REDRAWS.append(1000 * (time.perf_counter() - t0))
 
     @st.fragment(run_every=LAYER_REFRESH_SECONDS if live else None)
-    def layer_view() -> None:  # one figure of four charts that change slowly: redrawn less often
+    def layer_view() -> None:  # four charts that change slowly: redrawn less often, by the server and the browser
         t0 = time.perf_counter()
         layer_panel(page_key, ex.latest(page_key))
         REDRAWS.append(1000 * (time.perf_counter() - t0))

@@ -72,7 +72,7 @@ def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
     wait_for(lambda: steps_done(page) > 0, 240, "the first steps", page)
     first = steps_done(page)
     wait_for(lambda: steps_done(page) > first, 120, "the step counter to move", page)
-    assert page.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, the layer figure
+    assert page.locator(".js-plotly-plot").count() >= 4  # loss, accuracy, drift bars, LR bars
     shot(page, "hour01_training")
 
     page.get_by_role("link", name="Your runs").click()

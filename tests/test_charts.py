@@ -29,7 +29,6 @@ FIGURES = {
     "lr": _charts.lr_bars,
     "heatmap": _charts.drift_heatmap,
     "update ratio": _charts.update_ratio_figure,
-    "layers": _charts.layer_figure,
 }
 
 
@@ -37,13 +36,11 @@ FIGURES = {
 def test_each_live_chart_is_a_figure_plotly_accepts_when_validating(name):
     fig = FIGURES[name](snapshot())
     checked = go.Figure(fig.to_dict())  # raises ValueError on any property plotly does not know
-
     def plain(f):  # a named colour scale ("Viridis") is spelt out by the validator: plotly.js knows the name
         return [{k: v for k, v in trace.items() if k != "colorscale"} for trace in f.to_dict()["data"]]
 
     assert plain(checked) == plain(fig)
     assert checked.layout.title.text == fig.layout.title.text and checked.layout.uirevision == "keep"
-    assert checked.layout.annotations == fig.layout.annotations
 
 
 def test_the_charts_show_what_the_snapshot_holds():
@@ -65,20 +62,3 @@ def test_the_update_ratio_chart_shows_trainable_groups_and_the_guide():
     assert [t.name for t in fig.data] == ["block1", "head", "1e-3 (rule of thumb)"]  # the frozen stem has no line
     assert fig.data[-1].y == (1e-3, 1e-3) and fig.layout.yaxis.type == "log"
     assert _charts.update_ratio_figure(snapshot(frozen=tuple(GROUPS))) is None
-
-
-def test_the_layer_figure_holds_the_four_layer_charts_each_on_its_own_axes():
-    s = snapshot()
-    fig = _charts.layer_figure(s)
-    assert [(t.type, t.xaxis, t.yaxis) for t in fig.data] == [
-        ("bar", "x", "y"), ("bar", "x2", "y2"), ("heatmap", "x3", "y3"),
-        ("scatter", "x4", "y4"), ("scatter", "x4", "y4"), ("scatter", "x4", "y4")]
-    assert fig.data[0].text == _charts.drift_bars(s).data[0].text and fig.data[1].y == _charts.lr_bars(s).data[0].y
-    assert [a.text for a in fig.layout.annotations] == [f"<b>{f(s).layout.title.text}</b>" for f in (
-        _charts.drift_bars, _charts.lr_bars, _charts.drift_heatmap, _charts.update_ratio_figure)]
-    assert fig.layout.yaxis4.type == "log" and fig.layout.yaxis2.exponentformat == "e"
-    assert fig.layout.xaxis.domain == (0.0, 0.45) and fig.layout.yaxis3.domain == (0.0, 0.36)
-    assert not fig.data[0].showlegend and [t.name for t in fig.data[3:]] == ["block1", "head", "1e-3 (rule of thumb)"]
-    frozen = _charts.layer_figure(snapshot(frozen=tuple(GROUPS)))  # nothing trains: no update-ratio chart
-    assert [t.type for t in frozen.data] == ["bar", "bar", "heatmap"] and len(frozen.layout.annotations) == 3
-    assert _charts.layer_figure({"series": {}, "groups": []}) is None
