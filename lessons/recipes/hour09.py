@@ -171,6 +171,11 @@ def _concentration(o) -> float:
     return min(share - 1 / 3, share - scattered_share(mistakes_count(cm), 3, len(cm)))
 
 
+def _gain(o, label: str) -> float:
+    """What MANY labels per class changed in the run's test accuracy."""
+    return _a(o, f"{MANY} | {label}") - _a(o, label)
+
+
 def _claim_runs(seed: int) -> dict[str, TrainConfig]:
     """The page's three runs and the two glyphnet runs at MANY labels per class (Try this). Only final results are
     read, and evaluation does not change training, so each run evaluates once, at its end."""
@@ -185,7 +190,10 @@ def _claim_runs(seed: int) -> dict[str, TrainConfig]:
 # leads glyphnet from scratch by 7-18 points and ResNet-18 by 18-31. Macro F1 within 0.7 points of accuracy for
 # every run. The pretrained glyphnet's 3 most confused pairs: 38-53% of its 16-31 mistakes (a random scatter: 19-26%).
 # At 50 labels: glyphnet pretrained 94.7-96.7% (+0.3 to +5 points), from scratch 46.7-77.7% (5 to 30 points lower
-# than at 5 labels). Steps per second on the shared 2-core machine: ResNet-18 0.35-0.57, glyphnet 3.4-8.9.
+# than at 5 labels). Re-measured on another machine of the same kind (same code, seeds and torch; the figures came
+# out otherwise, most for the unstable scratch runs, and why was not pinned down): pretrained 89.7-94.7%, glyphnet scratch
+# 79.3-87.3%, ResNet-18 64.0-75.3%; at 50 labels pretrained 94.3-96.7% (+0.3 to +4.7), glyphnet scratch 36.3-84.7%
+# (+1.7 to -43 points), so the Try this claims what holds on both: scratch gains less than pretrained. Steps per second on the shared 2-core machine: ResNet-18 0.35-0.57, glyphnet 3.4-8.9.
 NOTICE = [
     ("**ResNet-18 costs far more**: 46 times glyphnet's parameters (11.2 M against 0.24 M: 44.7 MB of float32 weights "
      "against 0.97 MB), and each of its steps takes more than 5 times as long (the table's ms per step)."),
@@ -204,13 +212,14 @@ NOTICE = [
 
 TRY_THIS = [
     (f"Set labels per class to {MANY} and press Start",
-     ("the pretrained glyphnet holds its accuracy or gains (95-97%), but glyphnet from scratch *loses* more than 3 "
-      "points: 80 steps of 16 images show each of 500 images fewer than 3 times, too few for random weights, while "
-      "pretrained weights need little adjusting. More labels need more steps too: raise the steps and see where each "
-      "model gets to (ResNet-18's run is yours to read).")),
+     ("the pretrained glyphnet holds its accuracy or gains (94-97%), but glyphnet from scratch gains less, and on "
+      "most draws *loses*, often by 20 points or more (over five draws: from 2 points up to 43 points down): 80 steps "
+      "of 16 images show each of 500 images fewer than 3 times, too few for random weights, while pretrained weights "
+      "need little adjusting. More labels need more steps too: raise the steps and see where each model gets to "
+      "(ResNet-18's run is yours to read).")),
     ("Change the seed and press Start a few times",
      ("the numbers move from draw to draw: over five draws the pretrained glyphnet scored 90-95%, glyphnet from "
-      "scratch 76-87% and ResNet-18 63-72%. A gap of a few points between two models can be one draw's luck: "
+      "scratch 76-87% and ResNet-18 63-75%. A gap of a few points between two models can be one draw's luck: "
       "compare over several seeds before choosing.")),
 ]
 
@@ -299,8 +308,7 @@ CLAIMS = _claims.PageClaims(
         _claims.Claim("every run: macro F1 within 2 points of accuracy",
                       lambda o: 0.02 - max(abs(_a(o, k) - _f1(o, k)) for k in LABELS)),
         _claims.Claim("pretrained: 3 top pairs > 1/3 of mistakes and > a random scatter's", _concentration),
-        _claims.Claim(f"try {MANY} labels: pretrained holds (> -1 point), glyphnet scratch loses > 3",
-                      lambda o: min(_a(o, f"{MANY} | {SMALL_PRE}") - _a(o, SMALL_PRE) + 0.01,
-                                    _a(o, SMALL_SCRATCH) - _a(o, f"{MANY} | {SMALL_SCRATCH}") - 0.03)),
+        _claims.Claim(f"try {MANY} labels: pretrained holds (> -1 point) and gains > 1 point more than glyphnet scratch",
+                      lambda o: min(_gain(o, SMALL_PRE) + 0.01, _gain(o, SMALL_PRE) - _gain(o, SMALL_SCRATCH) - 0.01)),
     ),
 )
