@@ -50,6 +50,18 @@ def test_pause_and_stop_reach_the_actor(cluster):
     assert cluster.stop(run.id, "p") and run.wait(15) and run.status == "stopped"
 
 
+def test_runs_queued_beyond_the_clusters_cpus_all_start_and_finish(cluster):
+    """Five runs on two CPUs: each next run takes the actor the last one left (a new actor would wait forever for a
+    CPU the idle actors hold)."""
+    runs = [cluster.submit(TINY.replace(seed=i), f"q{i}") for i in range(5)]
+    deadline, most = time.time() + 240, 0
+    while not all(r.done for r in runs) and time.time() < deadline:
+        most = max(most, sum(r.status == "running" for r in runs))
+        time.sleep(0.05)
+    assert [r.status for r in runs] == ["finished"] * 5, [(r.status, r.message) for r in runs]
+    assert most <= 2
+
+
 def test_an_unreachable_cluster_is_one_sentence_within_seconds_and_the_manager_still_serves():
     t0 = time.time()
     m = RunManager(max_running=1, executor="ray", ray_address="ray://127.0.0.1:9")  # nothing listens on port 9

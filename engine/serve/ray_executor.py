@@ -122,7 +122,7 @@ class RayExecutor:
 
         run.started_at = time.time()
         run._set_status("running")
-        actor, reusable = None, False
+        actor, reusable, outcome = None, False, ("failed", DIED)
         try:
             with self._idle_lock:
                 actor = self._idle.pop() if self._idle else None
@@ -149,15 +149,16 @@ class RayExecutor:
                         status, message = ended, msg[3]
                 if ready and status is None:
                     status, message = "failed", DIED
-            run.control_hook = None
-            reusable = message != DIED
-            run._finish(status, message)
+            reusable, outcome = message != DIED, (status, message)
         except ConfigError as e:
-            run._finish("failed", str(e))
+            outcome = ("failed", str(e))
         except Exception:  # the actor or its node died, or the cluster went away
-            run.control_hook = None
-            run._finish("failed", DIED)
+            pass
         finally:
+            run.control_hook = None
+            # The actor goes back (or away) before the run ends: ending it lets the manager start the next queued
+            # run at once, which must find this actor idle. Otherwise it asks for a new actor while this one still
+            # holds its CPU, and with every CPU held by an idle actor the new one never starts (the queue hangs).
             if actor is not None and reusable:
                 with self._idle_lock:
                     self._idle.append(actor)
@@ -165,6 +166,7 @@ class RayExecutor:
                 with contextlib.suppress(Exception):
                     ray.kill(actor)
             self._threads.pop(run.id, None)
+            run._finish(*outcome)
 
 
 class Unreachable:
