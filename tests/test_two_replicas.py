@@ -39,7 +39,9 @@ def ray_head():
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[cluster]'")
     ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     port = "6391"
-    env = dict(os.environ)
+    # A loopback cluster for one test: no token. (Ray 2.60 turns token auth on once ~/.ray/auth_token exists, as any
+    # local ray.init leaves it, and a driver given the head's address explicitly then fails to connect.)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     subprocess.run([ray, "start", "--head", "--num-cpus", "2", "--port", port, "--node-ip-address", "127.0.0.1",
                     "--include-dashboard", "false", "--disable-usage-stats"], env=env, check=True, capture_output=True,
                    timeout=120)
@@ -55,7 +57,7 @@ def replicas(request, database_url, tmp_path_factory):
     with contextlib.ExitStack() as stack:
         if request.param == "ray":
             address = stack.enter_context(ray_head())
-            env.update(CLASSROOM_EXECUTOR="ray", CLASSROOM_RAY_ADDRESS=address)
+            env.update(CLASSROOM_EXECUTOR="ray", CLASSROOM_RAY_ADDRESS=address, RAY_AUTH_MODE="disabled")
         first = stack.enter_context(app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("a"))))
         second = stack.enter_context(app_server(**env, CLASSROOM_DATA_DIR=str(tmp_path_factory.mktemp("b"))))
         yield first, second
