@@ -9,6 +9,8 @@ import time
 import pytest
 from conftest import ARTIFACTS, page_files
 
+from lessons.live import LAYER_REFRESH_SECONDS
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXCEPTION = '[data-testid="stException"]'
@@ -65,14 +67,17 @@ def wait_for(cond, timeout: float, what: str, page) -> None:
 
 
 def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
-    page.goto(f"{app_url}/hour01_why_transfer")
+    # 600 steps (the page's settings from its address): the pair is still training when the test presses Stop
+    page.goto(f"{app_url}/hour01_why_transfer?steps=600")
     wait_rendered(page)
     page.wait_for_selector(".st-key-hour01-start button", timeout=120_000)
     page.locator(".st-key-hour01-start button").first.click()
     wait_for(lambda: steps_done(page) > 0, 240, "the first steps", page)
     first = steps_done(page)
     wait_for(lambda: steps_done(page) > first, 120, "the step counter to move", page)
-    assert page.locator(".js-plotly-plot").count() >= 4  # loss, accuracy, drift bars, LR bars
+    # loss, accuracy, drift bars, LR bars: the layer panel redraws every LAYER_REFRESH_SECONDS (6 s), so it can
+    # appear a few seconds after the step counter first moves
+    wait_for(lambda: page.locator(".js-plotly-plot").count() >= 4, 3 * LAYER_REFRESH_SECONDS + 10, "the layer panel's charts", page)
     shot(page, "hour01_training")
 
     page.get_by_role("link", name="Your runs").click()
