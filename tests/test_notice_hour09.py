@@ -62,3 +62,17 @@ def test_helpers_on_a_hand_made_matrix():
     assert rows[0] == {"class": "a", "precision": round(5 / 6, 3), "recall": 0.625, "f1": round(2 * (5 / 6) * 0.625 / (5 / 6 + 0.625), 3), "support": 8}
     x, captions = hour09.pair_images(0, 2, per_class=2, n_classes=3)
     assert x.shape == (4, 3, 32, 32) and captions == ["glyph A", "glyph A", "glyph C", "glyph C"]
+
+
+def test_the_parameter_counts_the_page_quotes():
+    """NOTICE: "11.2 M against 0.24 M: 44.7 MB of float32 weights against 0.97 MB" (8 target classes)."""
+    from engine.models.registry import build_model
+
+    def params(name):
+        return sum(p.numel() for p in build_model(name, "scratch", hour09.BASE.n_classes).model.parameters())
+
+    big, small = params(hour09.BIG), params(hour09.SMALL)
+    assert round(big / 1e6, 1) == 11.2 and round(small / 1e6, 2) == 0.24
+    assert round(4 * big / 1e6, 1) == 44.7 and round(4 * small / 1e6, 2) == 0.97
+    assert round(big / small) == 46
+    assert "11.2 M against 0.24 M: 44.7 MB of float32 weights against 0.97 MB" in " ".join(hour09.NOTICE)

@@ -212,11 +212,10 @@ NOTICE = [
 
 TRY_THIS = [
     (f"Set labels per class to {MANY} and press Start",
-     ("the pretrained glyphnet holds its accuracy or gains (94-97%), but glyphnet from scratch gains less, and on "
-      "most draws *loses*, often by 20 points or more (over five draws: from 2 points up to 43 points down): 80 steps "
-      "of 16 images show each of 500 images fewer than 3 times, too few for random weights, while pretrained weights "
-      "need little adjusting. More labels need more steps too: raise the steps and see where each model gets to "
-      "(ResNet-18's run is yours to read).")),
+     ("the pretrained glyphnet holds its accuracy or gains, while glyphnet from scratch gains less than it, and on "
+      "some draws even loses accuracy: 80 steps of 16 images show each of 500 images fewer than 3 times, too few "
+      "for random weights, while pretrained weights need little adjusting. More labels need more steps too: raise "
+      "the steps and see where each model gets to (ResNet-18's run is yours to read).")),
     ("Change the seed and press Start a few times",
      ("the numbers move from draw to draw: over five draws the pretrained glyphnet scored 90-95%, glyphnet from "
       "scratch 76-87% and ResNet-18 63-75%. A gap of a few points between two models can be one draw's luck: "
@@ -242,7 +241,7 @@ IN_PRACTICE = (
 QUIZ = [
     {
         "q": ("Predict before you press Start: ResNet-18 has 46 times glyphnet's parameters. Trained from scratch on 5 "
-              "labels per class, each model at its own best LR, where does it end?"),
+              "labels per class, each model at the best of the LRs tried for it, where does it end?"),
         "options": ["above glyphnet from scratch: more capacity, more accuracy",
                     "below glyphnet from scratch, and far below the pretrained glyphnet",
                     "level with the pretrained glyphnet: its size makes up for the missing pretraining"],
