@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import streamlit as st
 
 from engine.core.config import ConfigError, TrainConfig
+from engine.serve.replicas import LOST
 from lessons import _charts, _controls
 from lessons.session import owner_id
 
@@ -58,8 +59,8 @@ def _snapshot(run_id: str) -> tuple[dict | None, object]:
     run = _manager().get(run_id, owner_id())
     if run is None:
         snap = _manager().find(run_id, owner_id())
-        if snap is not None and snap["status"] not in LIVE and entry is not None:
-            entry["final"] = snap
+        if snap is not None and snap["status"] not in LIVE and snap.get("message") != LOST and entry is not None:
+            entry["final"] = snap  # not LOST: a store that stopped answering for a while may answer again
         return snap, None
     snap = run.snapshot()
     if snap["status"] == "queued":

@@ -5,10 +5,12 @@ Each test runs against SQLite (two managers on one file) and against a real Post
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -45,6 +47,31 @@ def pair(request, tmp_path, postgres):
     for m in managers:
         m.shutdown()
         m.store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path, postgres):
+    """One run store (SQLite or a real PostgreSQL), for LiveRecords written and read directly."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
+    elif isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL here: {postgres}")
+    else:
+        url = postgres.new_database()
+    s = RunStore(url)
+    yield s
+    s.close()
+
+
+def snapshot(run_id="r1", status="running", step=3, **more) -> dict:
+    return {"id": run_id, "status": status, "step": step, "series": {"train_loss": ([1, 2, 3][:step], [2.0] * step)},
+            "config": {"extras": {"page": "hour01", "label": "x"}}, **more}
+
+
+def age(store, run_id, seconds) -> None:
+    """As if the run's row had last been written `seconds` ago."""
+    with store._tx() as cur:
+        cur.execute("UPDATE live_runs SET updated = ? WHERE id = ?", (time.time() - seconds, run_id))
 
 
 class Hold(Callback):
@@ -188,3 +215,97 @@ def test_the_other_replica_takes_up_a_whole_experiment_with_the_runs_of_it_that_
         a.stop(live.id, "student-5")
         live.wait(30)
     assert wait_until(lambda: a.publish_once() >= 0 and b.live_experiment_of("student-5", "hour01") == [])
+
+
+def test_a_stop_written_while_the_requests_are_taken_is_not_wiped(store, monkeypatch):
+    live = replicas.LiveRecords(store, "replica-a")
+    live.publish([(snapshot(), "s")])
+    assert replicas.LiveRecords(store, "replica-b").request("r1", "s", "pause") is True
+    real_tx, raced = store._tx, []
+
+    class Racing:
+        """The replica's cursor, with a Stop from another replica landing between its read and its clearing."""
+
+        def __init__(self, cur):
+            self._cur = cur
+
+        def execute(self, sql, params=()):
+            return self._cur.execute(sql, params)
+
+        def fetchall(self):
+            rows = self._cur.fetchall()
+            if not raced:
+                raced.append(True)
+                self._cur.execute("UPDATE live_runs SET request = 'stop' WHERE id = 'r1'")
+            return rows
+
+        def __getattr__(self, name):
+            return getattr(self._cur, name)
+
+    @contextlib.contextmanager
+    def racing_tx():
+        with real_tx() as cur:
+            yield Racing(cur)
+
+    monkeypatch.setattr(store, "_tx", racing_tx)
+    assert live.requests() == [("r1", "s", "pause")]
+    monkeypatch.setattr(store, "_tx", real_tx)
+    assert live.requests() == [("r1", "s", "stop")]  # taken on the next publish, not lost
+    assert live.requests() == []
+
+
+def test_a_live_snapshot_taken_before_the_end_does_not_overwrite_it(store):
+    live = replicas.LiveRecords(store, "replica-a")
+    assert live.publish([(snapshot(step=2), "s")]) == 1
+    late = snapshot(step=3)  # taken by the publisher just before the run failed, written just after
+    assert live.publish([(snapshot(status="failed", message="out of memory."), "s")]) == 1
+    assert live.publish([(late, "s")]) == 0
+    age(store, "r1", replicas.STALE_SECONDS + 5)  # nobody heartbeats an ended run
+    snap = replicas.LiveRecords(store, "replica-b").get("r1", "s")
+    assert (snap["status"], snap["message"]) == ("failed", "out of memory.")
+
+
+def test_rows_a_crashed_replica_left_are_purged_and_memory_stays_bounded(store, monkeypatch):
+    a, b = replicas.LiveRecords(store, "replica-a"), replicas.LiveRecords(store, "replica-b")
+    b.publish([(snapshot("crashed"), "s")])  # replica B then dies: its row says running for good
+    a.publish([(snapshot("ended"), "s")])
+    a.publish([(snapshot("ended", status="failed", message="boom."), "s")])
+    a.publish([(snapshot("recorded"), "s")])
+    a.forget("recorded")
+    a.publish([(snapshot("training"), "s")])
+    later = time.time() + replicas.KEEP_ENDED_SECONDS + 60
+    with store._tx() as cur:  # only the run still training was kept current
+        cur.execute("UPDATE live_runs SET updated = ? WHERE id = 'training'", (later,))
+    monkeypatch.setattr(replicas, "time", SimpleNamespace(time=lambda: later))
+    a.publish([])
+    assert [r["id"] for r in store._query("SELECT id FROM live_runs ORDER BY id")] == ["training"]
+    assert set(a._published) == {"training"}
+    assert "recorded" not in a._forgotten and "ended" not in a._ended
+
+
+def test_a_request_for_a_run_nobody_trains_any_more_is_refused(store):
+    replicas.LiveRecords(store, "replica-a").publish([(snapshot(), "s")])
+    other = replicas.LiveRecords(store, "replica-b")
+    age(store, "r1", replicas.STALE_SECONDS + 5)  # replica A has stopped answering
+    assert other.request("r1", "s", "stop") is False
+    assert store._query("SELECT request FROM live_runs")[0]["request"] is None
+    age(store, "r1", 0)
+    assert other.request("r1", "s", "stop") is True
+
+
+def test_a_lost_snapshot_is_not_kept_as_the_end_of_the_run_in_the_tab(monkeypatch):
+    from lessons import experiments
+
+    registry = {"r1": {"page": "hour01", "label": "x", "final": None}}
+    manager = SimpleNamespace(get=lambda run_id, owner: None,
+                              find=lambda run_id, owner: manager.answer)
+    monkeypatch.setattr(experiments, "_registry", lambda: registry)
+    monkeypatch.setattr(experiments, "_manager", lambda: manager)
+    monkeypatch.setattr(experiments, "owner_id", lambda: "s")
+    manager.answer = {"id": "r1", "status": "failed", "message": replicas.LOST}  # the store hiccuped for 30 s
+    assert experiments._snapshot("r1")[0]["message"] == replicas.LOST
+    assert registry["r1"]["final"] is None
+    manager.answer = {"id": "r1", "status": "running", "message": ""}  # and answers again: the run trains on
+    assert experiments._snapshot("r1")[0]["status"] == "running"
+    manager.answer = {"id": "r1", "status": "stopped", "message": ""}
+    assert experiments._snapshot("r1")[0]["status"] == "stopped" and registry["r1"]["final"]["status"] == "stopped"

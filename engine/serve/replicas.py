@@ -7,7 +7,7 @@ run's id, for its owner only, and can pass on Pause, Resume and Stop, which the 
 publish. A reader also marks the row as watched, so the training replica's reaper does not end a run whose student
 moved to another replica. When the run ends its stored record (the runs table) takes over; a run that ended without
 a record (failed, cancelled) keeps its last snapshot here for an hour. A row its replica stopped updating reads as
-failed after STALE_SECONDS with LOST.
+failed after STALE_SECONDS with LOST, takes no more requests, and is deleted after KEEP_ENDED_SECONDS like an ended one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ LIVE = ("queued", "running", "paused")
 ACTIONS = ("pause", "resume", "stop")
 STALE_SECONDS = 30.0  # a live row not updated for this long: its replica has gone
 WATCHED_SECONDS = 60.0  # a run read from another replica this recently counts as watched
-KEEP_ENDED_SECONDS = 3600.0
+KEEP_ENDED_SECONDS = 3600.0  # rows not updated for this long are deleted, ended or not (a crashed replica's)
+PRUNE_SECONDS = 60.0  # how often a replica purges old rows and prunes what it remembers of them
 LOST = "the server that was training this run stopped answering: press Start to train it again."
 
 SCHEMA = [
@@ -41,7 +42,9 @@ class LiveRecords:
         self.store = store
         self.replica = replica
         self._published: dict[str, tuple] = {}  # run id -> (status, step, record count) last written
-        self._forgotten: set[str] = set()  # recorded runs: a publish that raced their end must not bring them back
+        self._forgotten: dict[str, float] = {}  # recorded run id -> when: a racing publish must not bring it back
+        self._ended: dict[str, float] = {}  # run id -> when its ended snapshot was written: no live one after it
+        self._pruned = 0.0
         self._lock = threading.Lock()
         with store._tx() as cur:
             for stmt in SCHEMA:
@@ -53,8 +56,8 @@ class LiveRecords:
         now, written = time.time(), 0
         with self._lock, self.store._tx() as cur:
             for snap, owner in snaps:
-                if snap["id"] in self._forgotten:
-                    continue
+                if snap["id"] in self._forgotten or (snap["id"] in self._ended and snap["status"] in LIVE):
+                    continue  # a snapshot taken before the run's end, written after it
                 key = (snap["status"], snap.get("step"), sum(len(v[0]) for v in (snap.get("series") or {}).values()),
                        snap.get("queue_position"))
                 if self._published.get(snap["id"]) == key:
@@ -68,10 +71,24 @@ class LiveRecords:
                      now, snap["status"], json.dumps(_plain(snap))),
                 )
                 self._published[snap["id"]] = key
+                if snap["status"] not in LIVE:
+                    self._ended[snap["id"]] = now
                 written += 1
-            cur.execute("DELETE FROM live_runs WHERE status NOT IN ('queued', 'running', 'paused') AND updated < ?",
-                        (now - KEEP_ENDED_SECONDS,))
+            if now - self._pruned >= PRUNE_SECONDS:
+                self._prune(cur, now)
         return written
+
+    def _prune(self, cur, now: float) -> None:
+        """Delete rows nobody updated for KEEP_ENDED_SECONDS (ended runs, and those of a replica that crashed), and
+        forget what this replica remembers of runs whose rows are gone or that ended that long ago (under _lock)."""
+        self._pruned = now
+        cutoff = now - KEEP_ENDED_SECONDS
+        cur.execute("DELETE FROM live_runs WHERE updated < ?", (cutoff,))
+        cur.execute("SELECT id FROM live_runs WHERE replica = ?", (self.replica,))
+        kept = {r[0] for r in cur.fetchall()}
+        self._published = {k: v for k, v in self._published.items() if k in kept}
+        self._forgotten = {k: t for k, t in self._forgotten.items() if t >= cutoff}
+        self._ended = {k: t for k, t in self._ended.items() if t >= cutoff}
 
     def heartbeat(self, run_ids: list[str]) -> None:
         """Mark this replica's unchanged live rows as current (a paused run writes no new records)."""
@@ -86,7 +103,7 @@ class LiveRecords:
         """The run's stored record now answers for it."""
         with self._lock, self.store._tx() as cur:
             self._published.pop(run_id, None)
-            self._forgotten.add(run_id)
+            self._forgotten[run_id] = time.time()
             cur.execute("DELETE FROM live_runs WHERE id = ?", (run_id,))
 
     def requests(self) -> list[tuple[str, str, str]]:
@@ -95,8 +112,8 @@ class LiveRecords:
             cur.execute("SELECT id, owner, request FROM live_runs WHERE replica = ? AND request IS NOT NULL",
                         (self.replica,))
             rows = cur.fetchall()
-            for run_id, _, _ in rows:
-                cur.execute("UPDATE live_runs SET request = NULL WHERE id = ?", (run_id,))
+            for run_id, _, action in rows:  # only what was read: a request written since is taken next time
+                cur.execute("UPDATE live_runs SET request = NULL WHERE id = ? AND request = ?", (run_id, action))
         return [(r[0], r[1], r[2]) for r in rows if r[2] in ACTIONS]
 
     def watched_owners(self) -> set[str]:
@@ -145,12 +162,14 @@ class LiveRecords:
         return out
 
     def request(self, run_id: str, owner: str, action: str) -> bool:
-        """Ask the replica training `run_id` to pause, resume or stop it. False if there is no such live run."""
+        """Ask the replica training `run_id` to pause, resume or stop it. False if there is no such live run, or its
+        replica stopped updating it (nobody would act on the request)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; choose pause, resume or stop.")
         with self.store._tx() as cur:
             cur.execute("UPDATE live_runs SET request = ? WHERE id = ? AND owner = ? "
-                        "AND status IN ('queued', 'running', 'paused')", (action, run_id, owner))
+                        "AND status IN ('queued', 'running', 'paused') AND updated >= ?",
+                        (action, run_id, owner, time.time() - STALE_SECONDS))
             return (cur.rowcount or 0) > 0
 
 
