@@ -4,6 +4,7 @@ import streamlit as st
 
 from engine.core.config import ConfigError
 from engine.data import studio
+from engine.models import export
 from engine.models.registry import get_spec
 from lessons import experiments as ex
 from lessons import panel
@@ -14,6 +15,9 @@ from lessons.session import owner_id
 PAGE = recipe.PAGE
 LIMIT_MB = studio.MAX_BYTES // (1024 * 1024)  # the upload box refuses larger files itself, naming the limit
 FORGOTTEN = "Your pictures are deleted: from the server's folder, from this session, and the models made from them."
+STILL_STOPPING = ("Your pictures are deleted from the server's folder and this session, but a run on them is still "
+                  "stopping: press Forget my pictures again in a moment to delete its model too.")
+FORGET_WAIT_S = 5.0  # how long Forget waits for the page's runs to end (a run stops before its next step)
 
 
 def pictures() -> studio.Pictures:
@@ -54,15 +58,16 @@ def _remove_class(name: str) -> None:
 
 
 def _forget() -> None:
-    """Delete the student's pictures everywhere: the folder, the session's copies, the runs and models made from them."""
-    ex.stop(PAGE)
+    """Delete the student's pictures everywhere: the folder, the session's copies, the runs' models made from them."""
+    ended = ex._manager().end_page(owner_id(), PAGE, FORGET_WAIT_S)  # stop this page's runs, drop their models
     gone = pictures().forget()
-    for key in (ex._exp_key(PAGE), f"{PAGE}:thumbs", f"{PAGE}:exports", f"{PAGE}:target"):
+    for key in (ex._exp_key(PAGE), ex._paused_key(PAGE), f"{PAGE}:thumbs", f"{PAGE}:exports", f"{PAGE}:target"):
         st.session_state.pop(key, None)
     ex.clear_ghosts(PAGE)
     for kind in ("camera", "upload", "try_upload", "try_camera"):
         st.session_state[f"{PAGE}:{kind}_n"] = st.session_state.get(f"{PAGE}:{kind}_n", 0) + 1
-    st.session_state[f"{PAGE}:notes"] = (FORGOTTEN if gone else "You have no pictures here to delete.", [])
+    said = FORGOTTEN if gone else "You have no pictures here to delete."
+    st.session_state[f"{PAGE}:notes"] = (said, []) if ended else (None, [STILL_STOPPING])
 
 
 panel.header(
@@ -115,7 +120,8 @@ else:
     st.info("Start by naming a class above, for example *thumbs up*; then a second one, for example *thumbs down*.")
 
 st.button("Forget my pictures", key=f"{PAGE}:forget", on_click=_forget, icon=":material/delete:",
-          help="Delete every picture you added here, from this session and from the server, with the runs made from them.")
+          help="Stop any run on them and delete every picture you added here, from this session and from the server, "
+               "with the models trained on them.")
 
 panel.section("Train")
 cfg = panel.controls(PAGE, recipe.BASE, recipe.KNOBS)
@@ -182,7 +188,7 @@ else:
             except ConfigError as e:
                 st.error(str(e)[0].upper() + str(e)[1:])
             else:
-                probs = studio.predict(model, x, names)
+                probs = export.probabilities(model, x, names)
                 best = max(probs, key=probs.get)
                 c1, c2 = st.columns([1, 3])
                 c1.image(shot.getvalue(), caption="your picture", width=studio.THUMB_SIDE)

@@ -71,6 +71,20 @@ def test_predict_image_matches_the_model_and_sums_to_one(model, images):
     assert [probs[c] for c in CLASSES] == pytest.approx(expected.tolist(), abs=1e-6)
 
 
+def test_probabilities_are_the_eval_softmax_and_restore_the_training_mode(model, images):
+    """The one prediction path of Hour 10's "try it" and the Studio's: eval mode, softmax, the mode put back."""
+    x = export.image_to_input(glyph_png(images[3]), 32)
+    model.train()
+    try:
+        probs = export.probabilities(model, x, CLASSES)
+        assert model.training  # put back as it was
+    finally:
+        model.eval()
+    assert probs == export.predict_image(model, glyph_png(images[3]), CLASSES, 32)
+    with torch.no_grad():
+        assert [probs[c] for c in CLASSES] == pytest.approx(model(x).softmax(1)[0].tolist(), abs=1e-6)
+
+
 def test_predict_snippet_runs_and_agrees_with_predict_image(model, images, tmp_path, monkeypatch):
     (tmp_path / "glyph_model.pt2").write_bytes(export.program_bytes(model, 32))
     picture = glyph_png(images[2])

@@ -16,6 +16,8 @@ from PIL import Image
 from engine.core.config import ConfigError
 from engine.data import studio
 from engine.data.tasks import load_task
+from engine.models import export
+from engine.train.experiment import prepare_task
 from lessons.recipes import studio as recipe
 
 TIMEOUT = 60
@@ -170,7 +172,22 @@ def test_split_sizes_match_the_image_folder_dataset(pics):
     assert task.warnings == [  # all of every class trains; the smaller class is named
         "asked for 4 labels per class, but fewer training images are left after the validation and test shares in: "
         "bright (1); those classes train on all they have."]
-    assert len(task.source) == 200  # the glyph backbone's forgetting meter
+    assert task.source is None  # the data layer renders no glyphs: the forgetting meter depends on the backbone
+    assert len(prepare_task(cfg).source) == 200  # the glyph backbone's forgetting meter, added where it trains
+
+
+def test_an_imagenet_backbone_on_pictures_never_renders_the_glyph_forgetting_meter(pics, monkeypatch):
+    from engine.train import experiment
+
+    filled(pics)
+    pics.freeze()
+    cfg = recipe.configure(recipe.BASE, pics)
+    rendered = []
+    monkeypatch.setattr(experiment, "forgetting_split", lambda size: rendered.append(size))
+    task = prepare_task(cfg.replace(backbone="resnet18", weights="scratch", image_size=64))
+    assert task.source is None and rendered == []
+    prepare_task(cfg)
+    assert rendered == [cfg.image_size]  # glyphnet: rendered, at the run's image size
 
 
 def test_the_training_set_is_frozen_at_start(pics):
@@ -210,7 +227,7 @@ def test_the_snippet_prepares_a_photo_as_the_page_does(tmp_path, monkeypatch, ca
     norm = ((0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
     for input_norm in (None, norm):
         x = studio.to_input(photo, 32, input_norm, "my_picture.jpg")
-        probs = studio.predict(model, x, ["left", "right"])
+        probs = export.probabilities(model, x, ["left", "right"])
         names: dict = {}
         exec(studio.snippet(["left", "right"], 32, input_norm, recipe.EXPORT_FILE), names)
         assert names["x"].shape == (1, 3, 32, 32) and torch.allclose(names["x"], x, atol=1e-6)
@@ -343,6 +360,38 @@ def test_pictures_from_the_camera_train_a_run_with_a_test_accuracy_off_the_board
         assert "panel:studio:experiment" not in at.session_state and "studio:exports" not in at.session_state
         assert [s.value for s in at.success] == [
             "Your pictures are deleted: from the server's folder, from this session, and the models made from them."]
+    finally:
+        end_runs(at)
+        pics.forget()
+
+
+def test_forget_while_a_run_trains_stops_it_and_drops_its_model_before_the_page_comes_back():
+    from engine.serve.manager import get_manager
+
+    student = uuid.uuid4().hex
+    pics = filled(studio.Pictures(student))
+    at = studio_page(student)
+    try:
+        at.slider(key="studio:steps").set_value(300)
+        at.button(key="studio:start").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        run = get_manager().get(at.session_state["panel:studio:experiment"]["runs"]["my classes"], student)
+        deadline = time.time() + 120
+        while run.snapshot()["step"] < 1 and not run.done and time.time() < deadline:
+            time.sleep(0.1)
+        assert run.snapshot()["status"] == "running", run.snapshot()["status"]
+        at.button(key="studio:forget").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert run.done and run.snapshot()["status"] == "stopped"  # ended before the page came back
+        assert getattr(run.trainer, "model", None) is None and getattr(run.trainer, "task", None) is None
+        assert get_manager().live_runs_of(student, recipe.PAGE) == []
+        assert not pics.folder.exists()
+        assert [s.value for s in at.success] == [
+            "Your pictures are deleted: from the server's folder, from this session, and the models made from them."]
+        at.run()  # the next rerun does not take the run (or its model) up again
+        assert not at.exception, [e.message for e in at.exception]
+        assert "panel:studio:experiment" not in at.session_state
+        assert not at.metric and not at.get("download_button")
     finally:
         end_runs(at)
         pics.forget()

@@ -21,7 +21,7 @@ import engine.data.imagefolder as imagefolder
 from engine.core.config import ConfigError, TrainConfig
 from engine.core.paths import data_root
 from engine.data.preprocess import to_unit_images
-from engine.data.tasks import Split, Task, forgetting_split, register_dataset
+from engine.data.tasks import Split, Task, register_dataset
 
 SPLIT_SEED = 0  # validation/test membership never depends on the run's seed
 VAL_PER_CLASS = 20  # torchvision datasets: validation images per class, taken from the training set
@@ -184,7 +184,7 @@ def folder_task(config: TrainConfig, path: str) -> Task:
         train=_split(config, imgs.x, imgs.y, tr),
         val=_split(config, imgs.x, imgs.y, va),
         test=_split(config, imgs.x, imgs.y, te),
-        source=forgetting_split(config.image_size),  # a glyph backbone's forgetting meter (an ImageNet one drops it)
+        source=None,  # a glyph backbone's forgetting meter is added where the trainer is built (engine.train.experiment)
         warnings=warnings,
     )
 

@@ -250,7 +250,9 @@ class Pictures:
 
 def to_input(data: bytes, image_size: int, input_norm=None, name: str = "") -> torch.Tensor:
     """A picture's bytes -> the model's input (1, 3, size, size), prepared as in training: shorter side resized,
-    centre-cropped, in [0, 1], then normalised with the backbone's (mean, std) where it has one."""
+    centre-cropped, in [0, 1], then normalised with the backbone's (mean, std) where it has one. (Not Hour 10's
+    export.image_to_input: that one greys, squashes and inverts a drawing for the glyph world.) Its probabilities:
+    engine.models.export.probabilities."""
     im = ImageOps.fit(read_picture(data, name), (image_size, image_size), Image.Resampling.BILINEAR)
     x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(image_size, image_size, 3)
     x = x.permute(2, 0, 1).float().div(255).unsqueeze(0)
@@ -258,18 +260,6 @@ def to_input(data: bytes, image_size: int, input_norm=None, name: str = "") -> t
         mean, std = (torch.tensor(v, dtype=torch.float32).view(1, 3, 1, 1) for v in input_norm)
         x = (x - mean) / std
     return x
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, x: torch.Tensor, classes: list[str]) -> dict[str, float]:
-    """Class probabilities of one input, in class order (restores the model's train/eval mode)."""
-    was = model.training
-    model.eval()
-    try:
-        probs = model(x).softmax(1)[0]
-    finally:
-        model.train(was)
-    return {c: float(p) for c, p in zip(classes, probs)}
 
 
 def snippet(classes: list[str], image_size: int, input_norm=None, program_file: str = "studio_model.pt2") -> str:

@@ -85,15 +85,20 @@ def image_to_input(pil_image, image_size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_image(model: nn.Module, pil_image, classes: list[str], image_size: int) -> dict[str, float]:
-    """Class probabilities for one picture, in class order (restores the model's train/eval mode)."""
+def probabilities(model: nn.Module, x: torch.Tensor, classes: list[str]) -> dict[str, float]:
+    """Class probabilities of one prepared input (1, 3, H, W), in class order (restores the model's train/eval mode)."""
     was = model.training
     model.eval()
     try:
-        probs = model(image_to_input(pil_image, image_size)).softmax(1)[0]
+        probs = model(x).softmax(1)[0]
     finally:
         model.train(was)
     return {c: float(p) for c, p in zip(classes, probs)}
+
+
+def predict_image(model: nn.Module, pil_image, classes: list[str], image_size: int) -> dict[str, float]:
+    """Class probabilities for one picture, in class order (restores the model's train/eval mode)."""
+    return probabilities(model, image_to_input(pil_image, image_size), classes)
 
 
 def predict_snippet(classes: list[str], image_size: int, program_file: str = "glyph_model.pt2") -> str:

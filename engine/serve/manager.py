@@ -182,6 +182,26 @@ class RunManager:
             out.setdefault(r["id"], r)
         return sorted(out.values(), key=lambda r: r["created"])
 
+    def end_page(self, owner: str, page: str, wait_s: float = 5.0) -> bool:
+        """Stop `owner`'s live runs on `page` (here or on another replica), wait up to `wait_s` for them to end, then
+        drop the models of every ended run of theirs from that page this server keeps. True when all ended in time."""
+        live = [r["id"] for r in self.live_runs_of(owner, page)]
+        for run_id in live:
+            self.stop(run_id, owner)
+        deadline, ended = time.monotonic() + wait_s, True
+        for run_id in live:
+            run = self.get(run_id, owner)
+            if run is not None:
+                ended &= run.wait(max(0.0, deadline - time.monotonic()))
+                continue
+            while (self.find(run_id, owner) or {}).get("status") in LIVE and time.monotonic() < deadline:
+                time.sleep(0.1)  # on another replica: its record says when it ended
+            ended &= (self.find(run_id, owner) or {}).get("status") not in LIVE
+        for run in self.runs_of(owner):
+            if run.done and run.config.extras.get("page") == page:
+                run.drop_model()
+        return ended
+
     def runs_of(self, owner: str) -> list[Run]:
         """This owner's runs in memory, oldest first."""
         with self._lock:

@@ -125,6 +125,14 @@ class Run:
     def done(self) -> bool:
         return self._done.is_set()
 
+    def drop_model(self) -> None:
+        """Forget the trained model and the task it read (its student deleted the pictures it learned from);
+        the snapshot keeps the step it ended at."""
+        t = self.trainer
+        if t is not None:
+            self.step = getattr(t, "step", self.step)
+            self.trainer = None
+
     # -- reading ------------------------------------------------------------------------
     def snapshot(self) -> dict:
         """Plain data a page can draw: status, progress, series, results."""

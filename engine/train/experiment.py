@@ -6,15 +6,25 @@ The CLI, tests and the bench call run_experiment; the run manager's runs call ma
 from __future__ import annotations
 
 from engine.core.config import TrainConfig
-from engine.data.tasks import Split, Task, load_task
+from engine.data.tasks import Split, Task, forgetting_split, load_task
 from engine.models.registry import BackboneSpec, build_model, get_spec
 from engine.train.callbacks import default_callbacks
 from engine.train.trainer import Callback, Trainer
 
+# Datasets of the teacher's or a student's own images: a glyph backbone trained on them reads the forgetting meter
+# (the glyph source split). It is rendered here, only for such a backbone: an ImageNet one never uses it.
+METER_DATASETS = ("folder", "zip")
+
 
 def prepare_task(config: TrainConfig, task: Task | None = None) -> Task:
     """The task `config` asks for (or `task`), as model inputs for config.backbone: see normalised_for."""
-    return normalised_for(get_spec(config.backbone), task if task is not None else load_task(config))
+    spec = get_spec(config.backbone)
+    task = task if task is not None else load_task(config)
+    if spec.input_norm is None and task.source is None and config.dataset.partition(":")[0] in METER_DATASETS:
+        import dataclasses
+
+        task = dataclasses.replace(task, source=forgetting_split(config.image_size), warnings=list(task.warnings))
+    return normalised_for(spec, task)
 
 
 def normalised_for(spec: BackboneSpec, task: Task) -> Task:

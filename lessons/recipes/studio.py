@@ -19,11 +19,12 @@ BASE = TrainConfig(backbone="glyphnet", weights="pretrained", strategy="finetune
                    augment=True, steps=60, eval_every=10, log_every=5, seed=0, extras={"board": False})
 KNOBS = {"strategy": {}, "freeze": {}, "lr": {}, "layer_decay": {}, "augment": {}, "steps": {"hi": 300}}
 
-PHOTOS = ("learnt its features from 1.2 million ImageNet photos (edges, textures, object parts), so expect a handful "
-          "of pictures per class to be enough for a clear result.")
+PHOTOS = ("learnt its features from ImageNet photos (edges, textures, object parts): usually a better start for photos "
+          "than glyphnet, but at the sidebar's default image size (64 px) it sees little detail, so expect the clearest "
+          "results on classes that look plainly different.")
 EXPECT = {
-    "glyphnet": ("glyphnet's features know strokes, not photos: expect it to tell apart only pictures that differ "
-                 "plainly in shape or brightness, and expect an ImageNet backbone (sidebar) to do far better on photos."),
+    "glyphnet": ("glyphnet's features know strokes, not photos: expect it to tell apart mainly pictures that differ "
+                 "plainly in shape or brightness; an ImageNet backbone (sidebar) is usually the better start for photos."),
     "resnet18": f"ResNet-18 {PHOTOS}",
     "mobilenet_v3_small": f"MobileNetV3-Small {PHOTOS}",
     "efficientnet_b0": f"EfficientNet-B0 {PHOTOS}",
