@@ -130,8 +130,13 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
     with_groups = {k: s for k, s in snaps.items() if s.get("groups")}
     if not with_groups:
         return
-    labels = list(with_groups)
     st.markdown("**Inside the network: each layer group, input → head**")
+    # a run's groups are known before its first logged step: bars drawn then would read "frozen" for every group
+    with_groups = {k: s for k, s in with_groups.items() if _logged_groups(s)}
+    if not with_groups:
+        st.caption("The layer panel fills in after the first logged step.")
+        return
+    labels = list(with_groups)
     label = labels[0]
     if len(labels) > 1:
         label = st.radio("Show the layers of", labels, horizontal=True, key=f"{page_key}:layers_of")
@@ -148,6 +153,12 @@ def layer_panel(page_key: str, snaps: dict[str, dict]) -> None:
     st.caption("Grey bars are frozen groups: they do not learn, so their drift stays exactly 0. The update/weight ratio "
                "is how much one step changes a group relative to its size; around 1e-3 (dashed) is the usual guide: "
                "far above, the step is too large for that group; far below, it barely learns.")
+
+
+def _logged_groups(snap: dict) -> bool:
+    """Whether `snap` has a logged record of which groups train (the layer panel's bars read it)."""
+    series = snap.get("series", {})
+    return any(series.get(f"trainable/{g}") for g in snap["groups"])
 
 
 def _curves(page_key: str, snaps: dict[str, dict]) -> None:

@@ -62,3 +62,28 @@ def test_the_update_ratio_chart_shows_trainable_groups_and_the_guide():
     assert [t.name for t in fig.data] == ["block1", "head", "1e-3 (rule of thumb)"]  # the frozen stem has no line
     assert fig.data[-1].y == (1e-3, 1e-3) and fig.layout.yaxis.type == "log"
     assert _charts.update_ratio_figure(snapshot(frozen=tuple(GROUPS))) is None
+
+
+def _layer_panel_page():
+    import streamlit as st
+
+    from lessons import live
+
+    live.layer_panel("t", st.session_state["snaps"])
+
+
+@pytest.mark.parametrize("logged", [False, True])
+def test_the_layer_panel_waits_for_the_first_logged_step_instead_of_calling_every_group_frozen(logged):
+    from streamlit.testing.v1 import AppTest
+
+    snap = snapshot() if logged else {"series": {}, "groups": GROUPS, "status": "running", "step": 0, "steps": 200}
+    at = AppTest.from_function(_layer_panel_page, default_timeout=30)
+    at.session_state["snaps"] = {"a": snap}
+    at.run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    captions = [c.value for c in at.caption]
+    if logged:
+        assert len(charts) == 4 and "The layer panel fills in after the first logged step." not in captions
+    else:
+        assert len(charts) == 0 and captions == ["The layer panel fills in after the first logged step."]
