@@ -14,7 +14,7 @@ from engine.tools import cli
 from engine.tools import realcheck as rc
 from engine.train.callbacks import default_callbacks
 from engine.train.experiment import prepare_task
-from engine.train.pretrain import PretrainRecipe, pretrain, styled_source_split
+from engine.train.pretrain import PretrainRecipe, pretrain, pretrain_split
 from engine.train.trainer import Trainer
 
 needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="the digits data set needs scikit-learn")
@@ -149,7 +149,7 @@ def test_the_plain_style_is_the_default_bit_for_bit():
     ids = torch.tensor([0, 5, 199, 100_000])
     default = glyphs.render(ids, torch.Generator().manual_seed(3))
     assert torch.equal(default, glyphs.render(ids, torch.Generator().manual_seed(3), style="plain"))
-    a = styled_source_split(1, 7, "plain")
+    a = pretrain_split(PretrainRecipe(), 1, 7)  # the old recipe's source: 200 glyph classes, plain
     b = data.source_split(1, 7)
     assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
 
@@ -189,10 +189,40 @@ def test_a_hand_pressure_stroke_is_thicker_in_the_middle_than_where_the_pen_land
     assert columns[middle] > columns[left + 3] and columns[middle] > columns[right - 3]
 
 
-def test_a_hand_style_pretrain_says_so_in_its_card(tmp_path):
-    card = pretrain(PretrainRecipe(steps=2, per_class=1, batch_size=16, threads=1), tmp_path / "hand.pt",
-                    log=lambda *_: None, style="hand")
-    assert card["style"] == "hand" and (tmp_path / "hand.sha256").exists()
-    assert "style" not in pretrain(PretrainRecipe(steps=1, per_class=1, batch_size=8, threads=1), None, log=lambda *_: None)
-    with pytest.raises(ConfigError, match="unknown glyph style"):
-        pretrain(PretrainRecipe(steps=1), None, style="ink")
+def test_a_wider_source_has_character_classes_after_the_glyph_classes_and_alternates_styles(monkeypatch):
+    recipe = PretrainRecipe(character_classes=3, styles=("plain", "hand"))
+    split = pretrain_split(recipe, 4, 7)
+    n = data.N_SOURCE_CLASSES + 3
+    assert split.x.shape == (4 * n, 3, 32, 32) and split.y.tolist() == [c for c in range(n) for _ in range(4)]
+    assert torch.equal(split.x[:, 0], split.x[:, 1]) and float(split.x.min()) >= 0 and float(split.x.max()) <= 1
+    # the glyph classes keep their prototypes; the character classes are new ones, drawn in a tall box
+    assert glyphs.class_prototype(0).abs().max() <= 0.75
+    proto = glyphs.character_prototype(glyphs.CHARACTER_CLASS_BASE + 1)
+    assert torch.equal(proto, glyphs.class_prototype(glyphs.CHARACTER_CLASS_BASE + 1))
+    assert float(proto[..., 0].abs().max()) <= glyphs.CHARACTER_BOX[0] and float(proto[..., 1].abs().max()) <= glyphs.CHARACTER_BOX[1]
+    # samples 0 and 2 of each class in the plain look, 1 and 3 by hand (a stand-in renderer paints each style flat)
+    drawn = []
+
+    def flat(ids, g, size=32, rotation_deg=0.0, style="plain"):
+        drawn.append((style, ids.tolist()))
+        return torch.full((len(ids), 1, size, size), 0.25 if style == "plain" else 0.75)
+
+    monkeypatch.setattr(glyphs, "render", flat)
+    looks = pretrain_split(recipe, 4, 7).x[:, 0, 0, 0]
+    assert looks.tolist() == [0.25, 0.75, 0.25, 0.75] * n
+    assert [st for st, _ in drawn] == ["plain", "hand"]
+    assert drawn[1][1][-2:] == [glyphs.CHARACTER_CLASS_BASE + 2] * 2  # the last class is the third character class
+
+
+def test_a_wider_pretrain_says_so_in_its_card(tmp_path):
+    recipe = PretrainRecipe(steps=2, per_class=1, batch_size=16, threads=1, character_classes=5, styles=("plain", "hand"))
+    card = pretrain(recipe, tmp_path / "wide.pt", log=lambda *_: None)
+    assert card["source_classes"] == data.N_SOURCE_CLASSES + 5 and card["recipe"]["styles"] == ("plain", "hand")
+    assert 0.0 <= card["wider_source_accuracy"] <= 1.0 and card["holdout_images"] == 600
+    assert (tmp_path / "wide.sha256").exists()
+    state = torch.load(tmp_path / "wide.pt", weights_only=True)
+    assert state["head.weight"].shape[0] == data.N_SOURCE_CLASSES + 5
+    assert "wider_source_accuracy" not in pretrain(PretrainRecipe(steps=1, per_class=1, batch_size=8, threads=1), None,
+                                                   log=lambda *_: None)
+    with pytest.raises(ConfigError, match="unknown glyph style 'ink'"):
+        pretrain(PretrainRecipe(steps=1, styles=("ink",)), None)

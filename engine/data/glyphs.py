@@ -25,6 +25,9 @@ NOISE = 0.05  # pixel noise std
 SOURCE_ROTATION_DEG = 25.0  # rotation range of the source look
 POINTS_PER_STROKE = 5  # each quadratic stroke is drawn as 4 straight segments
 STYLES = ("plain", "hand")
+CHARACTER_CLASS_BASE = 1_000_000  # ids from here on are character-like classes (the backbone's wider pretraining)
+CHARACTER_BOX = (0.5, 0.7)  # half-width and half-height of a character's box: taller than wide
+CHARACTER_PEN_LIFT = 0.25  # chance that a stroke starts anew instead of where the pen stopped
 
 # style="hand": the writer, the pen and the scanner (lengths in the [-1, 1] frame unless said otherwise)
 HAND_POINTS_PER_STROKE = 9  # 8 segments per stroke, so a bend stays smooth
@@ -41,11 +44,29 @@ HAND_LEVELS = 16  # grey levels the scan is quantised to (rounded down)
 
 
 def class_prototype(class_id: int) -> torch.Tensor:
-    """Control points of class `class_id`: (MAX_STROKES, 3, 2) in [-0.75, 0.75]^2."""
+    """Control points of class `class_id`: (MAX_STROKES, 3, 2) in [-0.75, 0.75]^2. Ids from CHARACTER_CLASS_BASE
+    on are character-like (character_prototype); below it, 2-4 strokes placed independently (a scribble)."""
+    if class_id >= CHARACTER_CLASS_BASE:
+        return character_prototype(class_id)
     g = torch.Generator().manual_seed(WORLD_SEED * 1_000_003 + class_id)
     n = int(torch.randint(2, MAX_STROKES + 1, (1,), generator=g))
     pts = torch.rand(MAX_STROKES, 3, 2, generator=g) * 1.5 - 0.75
     # Pad with copies of the first strokes: a repeated segment does not change the drawing.
+    return torch.cat([pts[:n], pts[:n].repeat(MAX_STROKES, 1, 1)])[:MAX_STROKES]
+
+
+def character_prototype(class_id: int) -> torch.Tensor:
+    """A character-like class: 2-4 quadratic strokes written mostly as one pen path (each stroke starts where the
+    last one ended, unless the pen lifts, with chance CHARACTER_PEN_LIFT) inside a box taller than it is wide, as
+    letters and digits are. (MAX_STROKES, 3, 2); the renderer draws it like any class, in either style."""
+    g = torch.Generator().manual_seed(WORLD_SEED * 1_000_003 + class_id)
+    n = int(torch.randint(2, MAX_STROKES + 1, (1,), generator=g))
+    pts = torch.rand(MAX_STROKES, 3, 2, generator=g) * 2 - 1
+    pts = pts * torch.tensor(CHARACTER_BOX)
+    lift = torch.rand(MAX_STROKES, generator=g) < CHARACTER_PEN_LIFT
+    for s in range(1, MAX_STROKES):
+        if not lift[s]:
+            pts[s, 0] = pts[s - 1, 2]
     return torch.cat([pts[:n], pts[:n].repeat(MAX_STROKES, 1, 1)])[:MAX_STROKES]
 
 

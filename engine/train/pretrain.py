@@ -27,7 +27,10 @@ from engine.models.unrelated import UNRELATED_FILE
 
 @dataclass
 class PretrainRecipe:
-    """glyphnet on the glyph source task."""
+    """glyphnet on the glyph source task: the N_SOURCE_CLASSES glyph classes the lessons' forgetting meter reads,
+    and `character_classes` character-like classes beside them (engine.data.glyphs.character_prototype), each
+    sample drawn in one of `styles` in turn. character_classes=0 and styles=("plain",) is the source the lessons'
+    backbone had before: 200 classes in the plain look."""
 
     seed: int = 0  # init and batch order
     per_class: int = 100  # training samples per source class (20,000 images)
@@ -37,6 +40,8 @@ class PretrainRecipe:
     weight_decay: float = 1e-4
     threads: int = 2  # fixed so the result is bit-for-bit the same on any CPU machine's run
     sample_stream: int = 7  # glyph render stream for the training samples (holdout uses 4)
+    character_classes: int = 0  # character-like classes after the glyph classes (labels 200, 201, ...)
+    styles: tuple[str, ...] = ("plain",)  # glyph styles (engine.data.glyphs.STYLES), taken in turn per sample
 
 
 @dataclass
@@ -54,38 +59,47 @@ class UnrelatedRecipe:
     threads: int = 1  # fixed so the file is the same bit-for-bit on any CPU
 
 
-def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_FILE, log=print, style: str = "plain") -> dict:
+def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_FILE, log=print) -> dict:
     """glyphnet on the glyph source task: train, score the held-out source split, write the checkpoint.
 
-    `style` is the glyph renderer's stroke style (engine.data.glyphs.STYLES). The shipped backbone is "plain";
-    another style renders the same classes and streams in that look, scores a held-out split drawn in it too,
-    and is named in the card."""
+    The card's source_accuracy is measured on the held-out images of the N_SOURCE_CLASSES glyph classes in the plain
+    look (the split the forgetting meter reads the first image of each class from), over all the head's classes;
+    with a wider source the card adds wider_source_accuracy, on held-out images of every class in the recipe's styles."""
     recipe = recipe or PretrainRecipe()
-    if style not in glyphs.STYLES:
-        raise ConfigError(f"unknown glyph style {style!r}; choose one of: {', '.join(glyphs.STYLES)}.")
+    bad = [s for s in recipe.styles if s not in glyphs.STYLES] or ([] if recipe.styles else ["(none)"])
+    if bad:
+        raise ConfigError(f"unknown glyph style {bad[0]!r}; choose one of: {', '.join(glyphs.STYLES)}.")
+    if recipe.character_classes < 0:
+        raise ConfigError("character_classes must be 0 or more.")
+    wider = recipe.character_classes > 0 or tuple(recipe.styles) != ("plain",)
+    n_classes = data.N_SOURCE_CLASSES + recipe.character_classes
 
     def make(log):
         t0 = time.time()
-        if style == "plain":
-            train = data.source_split(recipe.per_class, recipe.sample_stream)
-            holdout = data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4)
-        else:
-            train = styled_source_split(recipe.per_class, recipe.sample_stream, style)
-            holdout = styled_source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4, style)
-        log(f"rendered {len(train)} training images in {time.time() - t0:.1f}s")
-        return train, holdout, torch.Generator().manual_seed(recipe.seed)
+        train = pretrain_split(recipe, recipe.per_class, recipe.sample_stream) if wider else \
+            data.source_split(recipe.per_class, recipe.sample_stream)
+        log(f"rendered {len(train)} training images of {n_classes} classes in {time.time() - t0:.1f}s")
+        return train, data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4), torch.Generator().manual_seed(recipe.seed)
 
-    card = {} if style == "plain" else {"style": style}
-    return _run(recipe, make, data.N_SOURCE_CLASSES, card, 200, out, log, "source-task")
+    extra = (lambda model: {"wider_source_accuracy": round(evaluate(model, pretrain_split(
+        recipe, data.SOURCE_HOLDOUT_PER_CLASS, 4)), 4)}) if wider else None
+    return _run(recipe, make, n_classes, {}, 200, out, log, "source-task", extra)
 
 
-def styled_source_split(per_class: int, stream: int, style: str, size: int = 32) -> data.Split:
-    """The source task's samples drawn in a glyph `style` (not cached): the same classes, labels and order as
-    engine.data.tasks.source_split, unshifted grey images as 3 channels."""
+def pretrain_split(recipe: PretrainRecipe, per_class: int, stream: int, size: int = 32) -> data.Split:
+    """`per_class` samples of every class of the recipe's source (the glyph classes, then its character-like
+    ones), sample i of a class drawn in style styles[i % len(styles)], unshifted grey images as 3 channels (not
+    cached: pretraining draws them once)."""
+    ids = list(range(data.N_SOURCE_CLASSES)) + [glyphs.CHARACTER_CLASS_BASE + k for k in range(recipe.character_classes)]
+    labels = torch.arange(len(ids)).repeat_interleave(per_class)
+    class_ids = torch.tensor(ids).repeat_interleave(per_class)
+    sample = torch.arange(per_class).repeat(len(ids))
     g = torch.Generator().manual_seed(stream)
-    ids = torch.arange(data.N_SOURCE_CLASSES).repeat_interleave(per_class)
-    grey = glyphs.render(ids, g, size=size, rotation_deg=glyphs.SOURCE_ROTATION_DEG, style=style)
-    return data.Split(grey.expand(-1, 3, -1, -1).contiguous(), torch.arange(data.N_SOURCE_CLASSES).repeat_interleave(per_class))
+    x = torch.empty(len(labels), 1, size, size)
+    for k, style in enumerate(recipe.styles):
+        pick = (sample % len(recipe.styles) == k).nonzero().flatten()
+        x[pick] = glyphs.render(class_ids[pick], g, size=size, rotation_deg=glyphs.SOURCE_ROTATION_DEG, style=style)
+    return data.Split(x.expand(-1, 3, -1, -1).contiguous(), labels)
 
 
 def pretrain_unrelated(recipe: UnrelatedRecipe | None = None, out: Path | None = UNRELATED_FILE, log=print) -> dict:
@@ -102,7 +116,7 @@ def pretrain_unrelated(recipe: UnrelatedRecipe | None = None, out: Path | None =
     return _run(recipe, make, colourfields.N_CLASSES, card, 100, out, log, "colour-field")
 
 
-def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | None, log, what: str) -> dict:
+def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | None, log, what: str, extra=None) -> dict:
     """Pin the thread count and deterministic algorithms for the recipe, then restore them (tests and the app
     share the process)."""
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
@@ -114,6 +128,7 @@ def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | N
         model = fit_source(train, n_classes, recipe, g, log_every, log)
         acc = evaluate(model, holdout)
         card = {**card, "source_accuracy": round(acc, 4), "source_classes": n_classes, "holdout_images": len(holdout),
+                **(extra(model) if extra else {}),
                 "seconds": round(time.time() - t0, 1), "recipe": asdict(recipe), "torch": torch.__version__}
         log(f"{what} accuracy on {len(holdout)} held-out images: {acc:.3f}")
         if out is not None:
