@@ -226,3 +226,19 @@ def test_a_wider_pretrain_says_so_in_its_card(tmp_path):
                                                    log=lambda *_: None)
     with pytest.raises(ConfigError, match="unknown glyph style 'ink'"):
         pretrain(PretrainRecipe(steps=1, styles=("ink",)), None)
+
+
+def test_the_wider_recipe_is_named_on_the_command_line_and_never_overwrites_the_shipped_backbone(tmp_path, capsys, monkeypatch):
+    from engine.train import pretrain as recipes
+
+    assert recipes.RECIPES["shipped"]() == PretrainRecipe() and PretrainRecipe().character_classes == 0
+    wider = recipes.RECIPES["wider"]()
+    assert (wider.character_classes, wider.styles, wider.steps) == (800, ("plain", "hand"), 4000)
+    assert wider is not recipes.WIDER  # a copy: --steps must not change the module's recipe
+    assert cli.main(["pretrain", "--recipe", "wider", "--steps", "1"]) == 2
+    assert capsys.readouterr().err == "error: --recipe wider is glyphnet's, and not the shipped one: give --out PATH as well.\n"
+    seen = {}
+    monkeypatch.setattr(recipes, "pretrain", lambda recipe, out: seen.update(recipe=recipe, out=out))
+    assert cli.main(["pretrain", "--recipe", "wider", "--steps", "3", "--out", str(tmp_path / "w.pt")]) == 0
+    assert seen["recipe"].steps == 3 and seen["recipe"].character_classes == 800 and seen["out"] == tmp_path / "w.pt"
+    assert recipes.WIDER.steps == 4000

@@ -9,7 +9,7 @@ count) and each writes its state dict, checksum and card (engine.models.checkpoi
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -42,6 +42,14 @@ class PretrainRecipe:
     sample_stream: int = 7  # glyph render stream for the training samples (holdout uses 4)
     character_classes: int = 0  # character-like classes after the glyph classes (labels 200, 201, ...)
     styles: tuple[str, ...] = ("plain",)  # glyph styles (engine.data.glyphs.STYLES), taken in turn per sample
+
+
+# A wider source for glyphnet, measured on real handwriting (`python -m engine realcheck`, BENCHMARKS.md) but not
+# shipped: the 200 glyph classes and 800 character-like ones, every other sample drawn by hand. Its frozen features
+# beat training from scratch on the digits where the shipped backbone's do not; the lessons' forgetting meter reads
+# 67% at its start (the shipped backbone: 86%), and several claims of Hours 3-7 would need re-measuring with it.
+WIDER = PretrainRecipe(per_class=40, steps=4000, threads=1, character_classes=800, styles=("plain", "hand"))
+RECIPES = {"shipped": PretrainRecipe, "wider": lambda: replace(WIDER)}
 
 
 @dataclass
