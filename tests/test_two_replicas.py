@@ -8,12 +8,16 @@ import contextlib
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
-from conftest import app_server
+from conftest import _free_port, app_server
 from test_browser import EXCEPTION, progress_texts, shot, steps_done, wait_for, wait_rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,20 +39,37 @@ def database_url():
 
 @contextlib.contextmanager
 def ray_head():
-    """`ray start --head` with two CPUs on loopback; its address. Stopped at the end."""
+    """A Ray head with two CPUs on loopback, on a free port, in the foreground of a process group of its own (so only
+    this head is stopped at the end, never another Ray cluster on the machine); its address."""
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[cluster]'")
     ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
-    port = "6391"
+    port = _free_port()
     # A loopback cluster for one test: no token. (Ray 2.60 turns token auth on once ~/.ray/auth_token exists, as any
     # local ray.init leaves it, and a driver given the head's address explicitly then fails to connect.)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    subprocess.run([ray, "start", "--head", "--num-cpus", "2", "--port", port, "--node-ip-address", "127.0.0.1",
-                    "--include-dashboard", "false", "--disable-usage-stats"], env=env, check=True, capture_output=True,
-                   timeout=120)
+    head = subprocess.Popen([ray, "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
+                             "--node-ip-address", "127.0.0.1", "--include-dashboard", "false", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
+        deadline = time.time() + 120
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if head.poll() is not None or time.time() > deadline:
+                pytest.fail(f"the Ray head did not start on port {port} (exit {head.poll()})")
+            time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)  # `ray start --block` stops the processes it started
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # names this head until removed
+        with contextlib.suppress(OSError):
+            if current.read_text().strip().endswith(f":{port}"):
+                current.unlink()
 
 
 @pytest.fixture(scope="module", params=["processes", "ray"])

@@ -88,9 +88,11 @@ class RayExecutor:
         if self.address.startswith("ray://"):
             _check_reachable(self.address)
         try:
-            if self.address == "local":  # a cluster of this machine alone (tests, a single server)
-                ray.init(num_cpus=num_cpus, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
-                         namespace="classroom")
+            if self.address == "local":  # a new cluster of this machine alone (tests, a single server)
+                # address="local" always starts one: without it Ray joins whatever /tmp/ray/ray_current_cluster names,
+                # and waits minutes for it when that cluster has gone
+                ray.init(address="local", num_cpus=num_cpus, ignore_reinit_error=True, log_to_driver=False,
+                         include_dashboard=False, namespace="classroom")
             else:
                 ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, namespace="classroom")
         except Exception:
