@@ -169,3 +169,14 @@ def postgres():
         return
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path, postgres):
+    """A run store's address, once SQLite and once a fresh database on the module's real PostgreSQL (that half is
+    skipped, with the reason, where no server can be had)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'runs.sqlite3'}"
+    if isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL here: {postgres}")
+    return postgres.new_database()

@@ -34,13 +34,10 @@ st.session_state["cfg"] = (cfg.lr, cfg.shots, cfg.steps)
 # ---- the store --------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path, postgres):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'runs.sqlite3'}"
-    if isinstance(postgres, str):
-        pytest.skip(f"no PostgreSQL here: {postgres}")
-    return postgres.new_database()
+@pytest.fixture
+def url(store_url):
+    """Each test here runs against SQLite and against a real PostgreSQL (conftest.store_url)."""
+    return store_url
 
 
 def test_a_pin_survives_a_restart_is_replaced_and_removed_only_with_the_token(url):

@@ -33,32 +33,20 @@ class Slow(Callback):
         time.sleep(0.05)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def pair(request, tmp_path, postgres):
-    """(replica A, replica B): two run managers, each with its own connection to one store."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
-    elif isinstance(postgres, str):
-        pytest.skip(f"no PostgreSQL here: {postgres}")
-    else:
-        url = postgres.new_database()
-    managers = [RunManager(max_running=1, store=RunStore(url), share_live=True) for _ in range(2)]
+@pytest.fixture
+def pair(store_url):
+    """(replica A, replica B): two run managers, each with its own connection to one store (SQLite, PostgreSQL)."""
+    managers = [RunManager(max_running=1, store=RunStore(store_url), share_live=True) for _ in range(2)]
     yield managers
     for m in managers:
         m.shutdown()
         m.store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path, postgres):
+@pytest.fixture
+def store(store_url):
     """One run store (SQLite or a real PostgreSQL), for LiveRecords written and read directly."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
-    elif isinstance(postgres, str):
-        pytest.skip(f"no PostgreSQL here: {postgres}")
-    else:
-        url = postgres.new_database()
-    s = RunStore(url)
+    s = RunStore(store_url)
     yield s
     s.close()
 

@@ -34,14 +34,10 @@ def snap(run_id, arm="finetune", shots=5, acc=0.5, status="finished", page="hour
     }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path, postgres):
-    """Each store test runs against SQLite and against a real PostgreSQL (a fresh database each time)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'runs.sqlite3'}"
-    if isinstance(postgres, str):
-        pytest.skip(f"no PostgreSQL here: {postgres}")
-    return postgres.new_database()
+@pytest.fixture
+def url(store_url):
+    """Each test here runs against SQLite and against a real PostgreSQL (conftest.store_url)."""
+    return store_url
 
 
 def test_runs_survive_a_restart_and_stay_with_their_owner(url):
