@@ -5,6 +5,8 @@ The CLI, tests and the bench call run_experiment; the run manager's runs call ma
 
 from __future__ import annotations
 
+import dataclasses
+
 from engine.core.config import TrainConfig
 from engine.data.tasks import Split, Task, forgetting_split, load_task
 from engine.models.registry import BackboneSpec, build_model, get_spec
@@ -21,8 +23,6 @@ def prepare_task(config: TrainConfig, task: Task | None = None) -> Task:
     spec = get_spec(config.backbone)
     task = task if task is not None else load_task(config)
     if spec.input_norm is None and task.source is None and config.dataset.partition(":")[0] in METER_DATASETS:
-        import dataclasses
-
         task = dataclasses.replace(task, source=forgetting_split(config.image_size), warnings=list(task.warnings))
     return normalised_for(spec, task)
 
