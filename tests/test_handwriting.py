@@ -226,6 +226,8 @@ def test_a_wider_pretrain_says_so_in_its_card(tmp_path):
                                                    log=lambda *_: None)
     with pytest.raises(ConfigError, match="unknown glyph style 'ink'"):
         pretrain(PretrainRecipe(steps=1, styles=("ink",)), None)
+    with pytest.raises(ConfigError, match=r"^no glyph style given; choose one of: plain, hand\.$"):
+        pretrain(PretrainRecipe(steps=1, styles=()), None)
 
 
 def test_the_wider_recipe_is_named_on_the_command_line_and_never_overwrites_the_shipped_backbone(tmp_path, capsys, monkeypatch):

@@ -74,9 +74,10 @@ def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_F
     look (the split the forgetting meter reads the first image of each class from), over all the head's classes;
     with a wider source the card adds wider_source_accuracy, on held-out images of every class in the recipe's styles."""
     recipe = recipe or PretrainRecipe()
-    bad = [s for s in recipe.styles if s not in glyphs.STYLES] or ([] if recipe.styles else ["(none)"])
-    if bad:
-        raise ConfigError(f"unknown glyph style {bad[0]!r}; choose one of: {', '.join(glyphs.STYLES)}.")
+    bad = [s for s in recipe.styles if s not in glyphs.STYLES]
+    if bad or not recipe.styles:
+        said = f"unknown glyph style {bad[0]!r}" if bad else "no glyph style given"
+        raise ConfigError(f"{said}; choose one of: {', '.join(glyphs.STYLES)}.")
     if recipe.character_classes < 0:
         raise ConfigError("character_classes must be 0 or more.")
     wider = recipe.character_classes > 0 or tuple(recipe.styles) != ("plain",)
@@ -84,8 +85,7 @@ def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_F
 
     def make(log):
         t0 = time.time()
-        train = pretrain_split(recipe, recipe.per_class, recipe.sample_stream) if wider else \
-            data.source_split(recipe.per_class, recipe.sample_stream)
+        train = pretrain_split(recipe, recipe.per_class, recipe.sample_stream)  # the old source bit for bit when not wider
         log(f"rendered {len(train)} training images of {n_classes} classes in {time.time() - t0:.1f}s")
         return train, data.source_split(data.SOURCE_HOLDOUT_PER_CLASS, 4), torch.Generator().manual_seed(recipe.seed)
 
