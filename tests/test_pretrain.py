@@ -34,3 +34,23 @@ def test_pretrained_glyphnet_keeps_its_source_head_for_the_forgetting_meter():
     assert built.source_head.out_features == 200
     assert built.model.head[-1].out_features == 10
     assert [n for n, _ in built.model.layer_groups()] == ["stem", "block1", "block2", "block3", "head"]
+
+
+def test_the_meter_scores_among_the_glyph_classes_only_when_the_source_head_is_wider():
+    # a wider source (pretrain --recipe wider) puts more classes after the 200 glyph classes; the meter asks only
+    # about the glyph classes, so outputs past them must not take its argmax
+    from engine.core.config import TrainConfig
+    from engine.train.experiment import make_trainer
+
+    trainer = make_trainer(TrainConfig(steps=1, device="cpu"))
+    before = trainer.source_accuracy()
+    old = trainer.source_head
+    wide = torch.nn.Linear(old.in_features, old.out_features + 50)
+    with torch.no_grad():
+        wide.weight.zero_()
+        wide.bias.fill_(1e4)  # the 50 extra classes would win every image if the meter read them
+        wide.weight[: old.out_features] = old.weight
+        wide.bias[: old.out_features] = old.bias
+    trainer.source_head = wide.requires_grad_(False)
+    assert before > 0.8
+    assert trainer.source_accuracy() == before

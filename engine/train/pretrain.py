@@ -71,7 +71,8 @@ def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_F
     """glyphnet on the glyph source task: train, score the held-out source split, write the checkpoint.
 
     The card's source_accuracy is measured on the held-out images of the N_SOURCE_CLASSES glyph classes in the plain
-    look (the split the forgetting meter reads the first image of each class from), over all the head's classes;
+    look (the split the forgetting meter reads the first image of each class from), among those classes' outputs
+    only, as the meter scores them (engine.train.trainer.Trainer.source_accuracy);
     with a wider source the card adds wider_source_accuracy, on held-out images of every class in the recipe's styles."""
     recipe = recipe or PretrainRecipe()
     bad = [s for s in recipe.styles if s not in glyphs.STYLES]
@@ -91,7 +92,7 @@ def pretrain(recipe: PretrainRecipe | None = None, out: Path | None = GLYPHNET_F
 
     extra = (lambda model: {"wider_source_accuracy": round(evaluate(model, pretrain_split(
         recipe, data.SOURCE_HOLDOUT_PER_CLASS, 4)), 4)}) if wider else None
-    return _run(recipe, make, n_classes, {}, 200, out, log, "source-task", extra)
+    return _run(recipe, make, n_classes, {}, 200, out, log, "source-task", extra, scored=data.N_SOURCE_CLASSES)
 
 
 def pretrain_split(recipe: PretrainRecipe, per_class: int, stream: int, size: int = 32) -> data.Split:
@@ -124,9 +125,10 @@ def pretrain_unrelated(recipe: UnrelatedRecipe | None = None, out: Path | None =
     return _run(recipe, make, colourfields.N_CLASSES, card, 100, out, log, "colour-field")
 
 
-def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | None, log, what: str, extra=None) -> dict:
+def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | None, log, what: str, extra=None,
+         scored: int | None = None) -> dict:
     """Pin the thread count and deterministic algorithms for the recipe, then restore them (tests and the app
-    share the process)."""
+    share the process). The card's accuracy reads the head's first `scored` outputs (None: all of them)."""
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(recipe.threads)
     torch.use_deterministic_algorithms(True)
@@ -134,7 +136,7 @@ def _run(recipe, make, n_classes: int, card: dict, log_every: int, out: Path | N
         t0 = time.time()
         train, holdout, g = make(log)
         model = fit_source(train, n_classes, recipe, g, log_every, log)
-        acc = evaluate(model, holdout)
+        acc = evaluate(model, holdout, classes=scored)
         card = {**card, "source_accuracy": round(acc, 4), "source_classes": n_classes, "holdout_images": len(holdout),
                 **(extra(model) if extra else {}),
                 "seconds": round(time.time() - t0, 1), "recipe": asdict(recipe), "torch": torch.__version__}
@@ -169,10 +171,11 @@ def fit_source(train: data.Split, n_classes: int, recipe, g: torch.Generator, lo
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: data.Split, batch: int = 500) -> float:
+def evaluate(model: nn.Module, split: data.Split, batch: int = 500, classes: int | None = None) -> float:
+    """Accuracy on `split`, among the head's first `classes` outputs (None: all)."""
     model.eval()
     correct = 0
     for i in range(0, len(split), batch):
-        correct += (model(split.x[i : i + batch]).argmax(1) == split.y[i : i + batch]).sum().item()
+        correct += (model(split.x[i : i + batch])[:, :classes].argmax(1) == split.y[i : i + batch]).sum().item()
     model.train()
     return correct / len(split)

@@ -19,7 +19,7 @@ from engine.core import device as devices
 from engine.core.config import ConfigError, TrainConfig
 from engine.core.device import pick_device
 from engine.data import augment
-from engine.data.tasks import Task
+from engine.data.tasks import N_SOURCE_CLASSES, Task
 from engine.models.registry import SeededDropout
 from engine.train.log import MetricLog
 
@@ -187,14 +187,16 @@ class Trainer:
         return loss, metrics.accuracy(logits, y), logits.argmax(1)
 
     def source_accuracy(self) -> float | None:
-        """Accuracy of the current backbone + the original pretrained head on held-out source data."""
+        """Accuracy of the current backbone + the original pretrained head on held-out source data. It scores among
+        the 200 glyph classes the meter shows (the head's first N_SOURCE_CLASSES outputs): a head pretrained on more
+        classes (the wider source) is not marked down for classes the meter never asks about."""
         if self.source_head is None or self.task.source is None:
             return None
         model = self.eval_model()
         head, model.head = model.head, self.source_head
         try:
             x, y = self.on_device(self.task.source)
-            logits = metrics.predict(model, x)
+            logits = metrics.predict(model, x)[:, :N_SOURCE_CLASSES]
         finally:
             model.head = head
         return metrics.accuracy(logits, y)
