@@ -20,21 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = tuple(int(s) for s in os.environ.get("CLAIM_SEEDS", ",".join(map(str, _claims.SEEDS))).split(","))
 PAGES = [p.stem for p in sorted((ROOT / "lessons" / "recipes").glob("hour*.py"))
          if getattr(importlib.import_module(f"lessons.recipes.{p.stem}"), "CLAIMS", None) is not None]
-_tables: dict[str, dict] = {}
 
 
-def table(page: str) -> dict[str, dict[int, float]]:
-    if page not in _tables:
-        _tables[page] = _claims.check(importlib.import_module(f"lessons.recipes.{page}").CLAIMS, SEEDS)
-    return _tables[page]
+def recipe(page: str):
+    return importlib.import_module(f"lessons.recipes.{page}").CLAIMS
 
 
-CASES = [(p, c.name) for p in PAGES for c in importlib.import_module(f"lessons.recipes.{p}").CLAIMS.claims]
+@pytest.fixture(scope="module")
+def tables(request) -> dict[str, dict[str, dict[int, float]]]:
+    """The margins of every page a selected test asks about, all trained in one go (_claims.check_pages)."""
+    wanted = sorted({item.callspec.params["page"] for item in request.session.items
+                     if item.module is request.module and hasattr(item, "callspec")})
+    return _claims.check_pages([recipe(p) for p in wanted], SEEDS)
+
+
+CASES = [(p, c.name) for p in PAGES for c in recipe(p).claims]
 
 
 @pytest.mark.parametrize(("page", "claim"), CASES, ids=[f"{p}: {c}" for p, c in CASES])
-def test_the_claim_holds_for_the_room(page, claim):
-    margins = table(page)[claim]
+def test_the_claim_holds_for_the_room(tables, page, claim):
+    margins = tables[page][claim]
     need = min(_claims.NEED, len(SEEDS))
     assert sum(m > 0 for m in margins.values()) >= need, f"margins per seed: {margins}"
 

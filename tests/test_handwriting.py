@@ -92,17 +92,30 @@ def test_without_scikit_learn_the_digits_say_so_in_one_sentence(monkeypatch, cap
 # -- realcheck ---------------------------------------------------------------------------------------------------
 
 @needs_sklearn
-def test_a_tiny_realcheck_returns_three_accuracies_and_their_gaps():
+def test_a_tiny_realcheck_returns_four_accuracies_and_their_gaps():
     r = rc.realcheck(seeds=(0,), shots=1, steps=2, log=lambda *_: None)
-    assert set(r["arms"]) == {"scratch", "frozen", "finetune"}
+    assert set(r["arms"]) == {"scratch", "frozen", "finetune", "flat"}
     assert all(len(v) == 1 and 0.0 <= v[0] <= 1.0 for v in r["arms"].values())
     m = r["means"]
     assert r["gaps"]["finetune_minus_scratch"] == pytest.approx(m["finetune"] - m["scratch"])
     assert r["gaps"]["frozen_minus_scratch"] == pytest.approx(m["frozen"] - m["scratch"])
+    assert r["gaps"]["flat_minus_scratch"] == pytest.approx(m["flat"] - m["scratch"])
     assert r["gaps_per_seed"]["frozen_minus_scratch"] == [pytest.approx(m["frozen"] - m["scratch"])]
     assert r["shots"] == 1 and r["steps"] == 2 and r["dataset"] == "digits"
     text = rc.report(r)
     assert "fine-tune - scratch" in text and "frozen - scratch" in text and f"{m['frozen']:.1%}" in text
+    assert "flat fine-tune - scratch" in text
+
+
+def test_the_fine_tune_arm_is_the_course_recipe_and_the_flat_arm_is_one_lr():
+    # the recipe Hour 10 teaches and grids with, not flat Adam on every layer (Hours 3 and 4 warn against it)
+    course = TrainConfig(**rc.ARMS["finetune"]).validate()
+    assert (course.layer_decay, course.gradual_unfreeze, course.unfreeze) == (0.7, 10, None)
+    assert course.weights == "pretrained" and course.strategy == "finetune"
+    flat = TrainConfig(**rc.ARMS["flat"]).validate()
+    assert (flat.layer_decay, flat.gradual_unfreeze, flat.strategy) == (1.0, 0, "finetune")
+    from lessons.recipes import hour10
+    assert {k: v for k, v in rc.ARMS["finetune"].items() if k != "weights"} == hour10.FINE_TUNE
 
 
 @needs_sklearn

@@ -10,6 +10,11 @@ from torch import nn
 from engine.core.config import TrainConfig
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+# The course's fine-tuning recipe (Hours 3-5), the settings it changes from TrainConfig's defaults: every group
+# trains in the end, each group's LR 0.7x the one above it (Hour 4: with glyphnet's 1e-3 head, the stem at
+# 0.7^4 = 0.24x), unfrozen one group every 10 steps from the top (block3 joins at step 10, the stem at 40), so the
+# new head has settled before the pretrained layers move. Hour 10's grid and `python -m engine realcheck` use it.
+COURSE_FINE_TUNE = {"strategy": "finetune", "unfreeze": None, "layer_decay": 0.7, "gradual_unfreeze": 10}
 
 
 def trainable_body_groups(config: TrainConfig, n_body: int, step: int | None = None) -> int:

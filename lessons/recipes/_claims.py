@@ -47,8 +47,9 @@ class PageClaims:
     claims: Sequence[Claim] = field(default_factory=tuple)
 
 
-def train(configs: Mapping[str, TrainConfig], concurrent: int = 2) -> dict[str, Outcome]:
-    """Every config to its end, `concurrent` at a time (one torch thread each), through the run manager."""
+def train(configs: Mapping, concurrent: int = 2) -> dict:
+    """{key: Outcome} of every config in {key: config}, trained to its end `concurrent` at a time (one torch thread
+    each), through the run manager."""
     import torch
 
     from engine.core.device import configure_threads
@@ -73,12 +74,23 @@ def train(configs: Mapping[str, TrainConfig], concurrent: int = 2) -> dict[str, 
 
 def check(page: PageClaims, seeds: Sequence[int] = SEEDS) -> dict[str, dict[int, float]]:
     """{claim name: {seed: margin}}, every claim scored on the same runs of each seed."""
-    table: dict[str, dict[int, float]] = {c.name: {} for c in page.claims}
-    for seed in seeds:
-        outcomes = train(page.runs(seed))
-        for c in page.claims:
-            table[c.name][seed] = float(c.margin(outcomes))
-    return table
+    return check_pages([page], seeds)[page.page]
+
+
+def check_pages(pages: Sequence[PageClaims], seeds: Sequence[int] = SEEDS) -> dict[str, dict[str, dict[int, float]]]:
+    """{page: {claim name: {seed: margin}}}. Every page's runs for every seed go to the run manager at once, so
+    both workers stay busy to the end (a page's seed with one run would leave one idle); each claim is scored
+    on the runs of its own page and seed."""
+    configs = {(p.page, seed, label): cfg for p in pages for seed in seeds for label, cfg in p.runs(seed).items()}
+    outcomes = train(configs)
+    tables: dict[str, dict[str, dict[int, float]]] = {}
+    for p in pages:
+        tables[p.page] = {c.name: {} for c in p.claims}
+        for seed in seeds:
+            mine = {label: out for (page, s, label), out in outcomes.items() if page == p.page and s == seed}
+            for c in p.claims:
+                tables[p.page][c.name][seed] = float(c.margin(mine))
+    return tables
 
 
 def holds(margins: Mapping[int, float], need: int = NEED) -> bool:

@@ -12,15 +12,16 @@ from __future__ import annotations
 from engine.core.config import TrainConfig
 from engine.models import export
 from engine.train import grid
+from engine.train.strategies import COURSE_FINE_TUNE
 from lessons.recipes import _claims
 
 BASE = TrainConfig(backbone="glyphnet", weights="pretrained", domain_shift=0.3, steps=100, eval_every=25, log_every=10,
                    seed=0)
 KNOBS = ["domain_shift", "steps", "seed"]
 STRATEGIES = ["feature extraction", "full fine-tune"]
-# The fine-tune arm: every group ends up training, with layer-wise decayed LRs (Hour 4: stem at 0.7^4 = 0.24x the
-# head's 1e-3) and gradual unfreezing (block3 joins at step 10, block2 at 20, block1 at 30, the stem at 40).
-FINE_TUNE = {"strategy": "finetune", "unfreeze": None, "layer_decay": 0.7, "gradual_unfreeze": 10}
+# The fine-tune arm: the course's recipe (engine.train.strategies.COURSE_FINE_TUNE), layer-wise decayed LRs and
+# gradual unfreezing (block3 joins at step 10, block2 at 20, block1 at 30, the stem at 40).
+FINE_TUNE = dict(COURSE_FINE_TUNE)
 SHOTS = [1, 20]
 SHOT_CHOICES = [1, 2, 5, 10, 20, 50]
 MAX_CELLS = 4  # one session's live-run limit (engine settings: per_session)
