@@ -23,7 +23,7 @@ what it learned for a *target* problem. Two words make this precise:
 - A **domain** is the kind of inputs and how they are spread: the feature space 𝒳 and the distribution P(X)
   (glyphs drawn as light strokes on a dark background, say).
 - A **task** is what we want from those inputs: the label space 𝒴 and the function f: 𝒳 → 𝒴 to learn
-  (which of 200 glyph classes this is).
+  (which of 1,000 glyph classes this is).
 
 Source and target can differ in the domain, in the task, or both. That gives three families of transfer:
 
@@ -42,7 +42,7 @@ or the source is unrelated or looks very different (Hour 8: the pretrained featu
 *negative transfer*).
 
 Below, the same network is trained twice on the same few labelled glyphs, with the same optimizer, steps and
-seed. The only difference is the start: random weights, or the weights pretrained on 200 other glyph classes.
+seed. The only difference is the start: random weights, or the weights pretrained on 1,000 other glyph classes.
 """
 )
 with st.expander("See the target: new glyph classes, never seen in pretraining"):
@@ -67,7 +67,7 @@ panel.check_yourself(
     "hour01",
     [
         {
-            "q": "A model pretrained on 200 glyph classes is reused for 10 new glyph classes with 5 labels each. "
+            "q": "A model pretrained on 1,000 glyph classes is reused for 10 new glyph classes with 5 labels each. "
                  "Which kind of transfer is this?",
             "options": ["inductive", "transductive", "unsupervised"],
             "answer": 0,

@@ -17,7 +17,8 @@ st.markdown(
     r"""
 A pretrained network is two parts: a **backbone** $f_{\theta_0}$ that turns an image into a feature vector
 $z = f_{\theta_0}(x)$ (here 128 numbers), and a **head** that turns features into classes. Its old head knows
-the 200 source classes, so we throw it away and put a new one on top for our 10 target classes.
+the 1,000 source classes (200 glyph classes, 800 character-like ones), so we throw it away and put a new one on
+top for our 10 target classes.
 
 In **feature extraction** the backbone is **frozen**: $\theta_0$ never changes. Only the head's weights $W, b$ learn,
 by the usual cross-entropy over the few labelled target images:

@@ -52,7 +52,7 @@ with st.expander("See what the unrelated source was pretrained on: 100 classes o
 panel.section("Experiment")
 st.markdown(
     "Three runs on the same target at the same dial position: a network **from scratch**, one started from the "
-    "**related source** (glyphnet, pretrained on 200 other glyph classes) and one from the **unrelated source** "
+    "**related source** (glyphnet, pretrained on 1,000 other glyph classes) and one from the **unrelated source** "
     "(the same network pretrained on colour fields). By default all three fine-tune every layer with the same "
     "optimizer, LR, data and steps, so the only difference is the start: the same learner with and without each "
     "source. Switch the strategy to feature extraction to see what each source's features are worth as they are "

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import sys
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from engine.core.config import ConfigError, TrainConfig
 from engine.data import glyphs, realdata
 from engine.data import tasks as data
+from engine.models import glyphnet
 from engine.tools import cli
 from engine.tools import realcheck as rc
 from engine.train.callbacks import default_callbacks
@@ -243,17 +245,21 @@ def test_a_wider_pretrain_says_so_in_its_card(tmp_path):
         pretrain(PretrainRecipe(steps=1, styles=()), None)
 
 
-def test_the_wider_recipe_is_named_on_the_command_line_and_never_overwrites_the_shipped_backbone(tmp_path, capsys, monkeypatch):
+def test_the_shipped_recipe_is_the_default_and_another_never_overwrites_the_shipped_backbone(tmp_path, capsys, monkeypatch):
     from engine.train import pretrain as recipes
 
-    assert recipes.RECIPES["shipped"]() == PretrainRecipe() and PretrainRecipe().character_classes == 0
-    wider = recipes.RECIPES["wider"]()
-    assert (wider.character_classes, wider.styles, wider.steps) == (800, ("plain", "hand"), 4000)
-    assert wider is not recipes.WIDER  # a copy: --steps must not change the module's recipe
-    assert cli.main(["pretrain", "--recipe", "wider", "--steps", "1"]) == 2
-    assert capsys.readouterr().err == "error: --recipe wider is glyphnet's, and not the shipped one: give --out PATH as well.\n"
+    shipped = recipes.RECIPES["shipped"]()
+    assert (shipped.character_classes, shipped.styles, shipped.steps, shipped.per_class) == (800, ("plain", "hand"), 4000, 40)
+    assert shipped is not recipes.SHIPPED  # a copy: --steps must not change the module's recipe
+    assert recipes.RECIPES["glyphs"]() == PretrainRecipe() and PretrainRecipe().character_classes == 0
+    card = json.loads(glyphnet.GLYPHNET_FILE.with_suffix(".json").read_text())
+    assert card["recipe"] == {**asdict(recipes.SHIPPED), "styles": list(recipes.SHIPPED.styles)}  # the file in assets/ is its build
+    assert cli.main(["pretrain", "--recipe", "glyphs", "--steps", "1"]) == 2
+    assert capsys.readouterr().err == "error: --recipe glyphs is glyphnet's, and not the shipped one: give --out PATH as well.\n"
     seen = {}
     monkeypatch.setattr(recipes, "pretrain", lambda recipe, out: seen.update(recipe=recipe, out=out))
-    assert cli.main(["pretrain", "--recipe", "wider", "--steps", "3", "--out", str(tmp_path / "w.pt")]) == 0
-    assert seen["recipe"].steps == 3 and seen["recipe"].character_classes == 800 and seen["out"] == tmp_path / "w.pt"
-    assert recipes.WIDER.steps == 4000
+    assert cli.main(["pretrain", "--recipe", "glyphs", "--steps", "3", "--out", str(tmp_path / "g.pt")]) == 0
+    assert seen["recipe"].steps == 3 and seen["recipe"].character_classes == 0 and seen["out"] == tmp_path / "g.pt"
+    assert cli.main(["pretrain", "--steps", "2"]) == 0  # the shipped recipe, to assets/glyphnet.pt
+    assert seen["recipe"].character_classes == 800 and seen["out"] == glyphnet.GLYPHNET_FILE
+    assert recipes.SHIPPED.steps == 4000

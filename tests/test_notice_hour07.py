@@ -19,7 +19,7 @@ def test_the_three_runs_differ_only_in_bn_mode_and_l2sp():
 
 
 def test_every_claim_reads_runs_of_one_draw_at_the_page_length():
-    assert hour07.CLAIMS.page == hour07.PAGE and len(hour07.CLAIMS.claims) == 17
+    assert hour07.CLAIMS.page == hour07.PAGE and len(hour07.CLAIMS.claims) == 18
     runs = hour07.CLAIMS.runs(2)
     assert list(runs)[:3] == [hour07.NO_HELP, hour07.BN_ONLY, hour07.L2SP_ONLY]
     assert {c.seed for c in runs.values()} == {2} and {c.steps for c in runs.values()} == {hour07.BASE.steps}

@@ -7,7 +7,7 @@ import torch
 from engine.models import glyphnet
 from engine.models import registry as models
 from engine.models.checkpoints import file_sha256
-from engine.train.pretrain import PretrainRecipe, pretrain
+from engine.train.pretrain import SHIPPED, PretrainRecipe, pretrain
 
 
 def test_a_short_pretrain_is_bit_for_bit_repeatable(tmp_path):
@@ -25,20 +25,20 @@ def test_the_shipped_checkpoint_matches_its_checksum_and_card():
     assert file_sha256(glyphnet.GLYPHNET_FILE) == expected
     card = json.loads(glyphnet.GLYPHNET_FILE.with_suffix(".json").read_text())
     assert card["sha256"] == expected
-    assert card["source_accuracy"] > 0.8
+    assert card["source_accuracy"] > 0.75  # 200 glyph classes, among their own outputs as the meter reads them
     assert glyphnet.GLYPHNET_FILE.stat().st_size < 5_000_000
 
 
 def test_pretrained_glyphnet_keeps_its_source_head_for_the_forgetting_meter():
     built = models.build_model("glyphnet", "pretrained", n_classes=10)
-    assert built.source_head.out_features == 200
+    assert built.source_head.out_features == 200 + SHIPPED.character_classes  # the glyph classes come first
     assert built.model.head[-1].out_features == 10
     assert [n for n, _ in built.model.layer_groups()] == ["stem", "block1", "block2", "block3", "head"]
 
 
 def test_the_meter_scores_among_the_glyph_classes_only_when_the_source_head_is_wider():
-    # a wider source (pretrain --recipe wider) puts more classes after the 200 glyph classes; the meter asks only
-    # about the glyph classes, so outputs past them must not take its argmax
+    # the shipped source puts 800 character-like classes after the 200 glyph classes; the meter asks only about
+    # the glyph classes, so outputs past them must not take its argmax
     from engine.core.config import TrainConfig
     from engine.train.experiment import make_trainer
 

@@ -42,7 +42,8 @@ st.markdown(
 st.subheader("The data")
 st.markdown(
     "By default everything works offline on **glyphs**: made-up symbols drawn with random strokes. "
-    "A small network was pretrained on 200 glyph classes (the *source* task); the lessons reuse it for "
+    "A small network was pretrained on 1,000 glyph classes, half the samples drawn as if by a hand with a pen "
+    "(the *source* task); the lessons reuse it for "
     "10 *new* glyph classes it has never seen (the *target* task), often with only a handful of labels each."
 )
 

@@ -1,4 +1,5 @@
-"""glyphnet: the small CNN (4 layer groups, 0.27 M parameters) shipped pretrained on the 200-class glyph source task."""
+"""glyphnet: the small CNN (4 layer groups, 0.24 M parameters before the head) shipped pretrained on the glyph source task
+(200 glyph classes and 800 character-like ones, engine.train.pretrain.SHIPPED)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ register(
         build=glyphnet_groups,
         weights=("pretrained",),
         image_size=32,
-        description="small 4-group CNN pretrained on 200 glyph classes (ships with the app)",
+        description="small 4-group CNN pretrained on 1,000 glyph and character-like classes (ships with the app)",
         load_pretrained=load_glyphnet,
-        source_classes=200,
+        source_classes=1000,  # 200 glyph classes, then 800 character-like ones (engine.train.pretrain.SHIPPED)
     )
 )

@@ -69,9 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("pretrain", help="rebuild a shipped backbone from its recipe (glyphnet, or unrelated for Hour 8)")
     pt.add_argument("backbone", nargs="?", default="glyphnet", choices=["glyphnet", "unrelated"],
                     help="glyphnet: assets/glyphnet.pt; unrelated: assets/glyphnet_unrelated.pt")
-    pt.add_argument("--recipe", default="shipped", choices=["shipped", "wider"],
-                    help="glyphnet only: shipped (the backbone in assets/) or wider (200 glyph + 800 character-like "
-                         "classes, plain and hand-drawn; measured on real handwriting, not shipped: give --out)")
+    pt.add_argument("--recipe", default="shipped", choices=["shipped", "glyphs"],
+                    help="glyphnet only: shipped (assets/glyphnet.pt: 200 glyph + 800 character-like classes, every "
+                         "other sample hand-drawn) or glyphs (the earlier 200-class plain source, for comparison: give --out)")
     pt.add_argument("--steps", type=int, default=None)
     pt.add_argument("--out", default=None, help="where to write (default: assets/glyphnet.pt)")
 
@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 recipe, run, default_out = recipes.RECIPES[args.recipe](), recipes.pretrain, recipes.GLYPHNET_FILE
             if args.recipe != "shipped" and (args.backbone != "glyphnet" or not args.out):
-                print("error: --recipe wider is glyphnet's, and not the shipped one: give --out PATH as well.", file=sys.stderr)
+                print(f"error: --recipe {args.recipe} is glyphnet's, and not the shipped one: give --out PATH as well.",
+                      file=sys.stderr)
                 return 2
             if args.steps is not None:
                 recipe.steps = args.steps

@@ -189,7 +189,7 @@ class Trainer:
     def source_accuracy(self) -> float | None:
         """Accuracy of the current backbone + the original pretrained head on held-out source data. It scores among
         the 200 glyph classes the meter shows (the head's first N_SOURCE_CLASSES outputs): a head pretrained on more
-        classes (the wider source) is not marked down for classes the meter never asks about."""
+        classes (the shipped one: 800 character-like classes after them) is not marked down for classes the meter never asks about."""
         if self.source_head is None or self.task.source is None:
             return None
         model = self.eval_model()

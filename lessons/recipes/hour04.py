@@ -29,7 +29,9 @@ BASE = TrainConfig(
 )
 
 # What the default experiment shows; CLAIMS (the end of this file) checks each one over five students' draws.
-# Measured (CPU, seeds 0-4, 200 steps), decayed / flat drift per group: stem 0.45-0.49, block1 0.51-0.52, block2
+# Measured (CPU, seeds 0-4, 200 steps), decayed / flat drift per group: stem 0.38-0.42, block1 0.49-0.52, block2
+# 0.67, block3 0.84-0.85; meter at the end decayed 67.5-70.5%, flat 57.5-62.5% (6.5 to 10.5 points higher).
+# Earlier figures, with the 200-class backbone shipped before: stem 0.45-0.49, block1 0.51-0.52, block2
 # 0.67-0.69, block3 0.83-0.84 (without gradual unfreezing 0.39-0.42, 0.49-0.51, 0.66-0.67, 0.88-0.89); the flat
 # run's stem drifts 0.034-0.039 against 0.19-0.21 for the blocks. Forgetting meter at the end: decayed 69-77%, flat
 # 65-71% (decayed 3 to 7 points higher); without gradual unfreezing 61-71% and 50-56% (10 to 18 points); gradual
@@ -42,10 +44,10 @@ NOTICE = [
      "any block, even in the flat run where every group has the same LR: the stem joined last (it trains only the "
      "last 100 of the 200 steps) and its weights are the largest (Hour 3). What the LR profile does shows in the ratio between the two "
      "runs, which share the unfreezing: every body group drifts less in the decayed run, and the lower groups (whose "
-     "LR was cut most) by the larger factor: the stem and block1 about half as far as in the flat run, block2 and "
-     "block3 two thirds to 0.85 of it."),
+     "LR was cut most) by the larger factor: the stem about 0.4 times as far as in the flat run, block1 about half, "
+     "block2 and block3 two thirds to 0.85 of it."),
     ("**It forgets less:** at the end the forgetting meter (held-out source-task accuracy) is higher in the decayed "
-     "run than in the flat one, by a few points (3 to 7 on the draws we measured), while the target test accuracies "
+     "run than in the flat one, by several points (6 to 11 on the draws we measured), while the target test accuracies "
      "stay within 3 points of each other."),
     ("**Gradual unfreezing:** the timeline shows the head training alone, then block3 joining at step 25, block2 at "
      "50, block1 at 75 and the stem at 100; each group's drift is exactly 0 until it joins."),
@@ -145,8 +147,9 @@ CLAIMS = _claims.PageClaims(
                       lambda o: 1 - max(_ratios(o, DECAYED, FLAT)), "ratio"),
         _claims.Claim("lower groups cut more: stem, block1 ratios below block2, block3's",
                       lambda o: min(_ratios(o, DECAYED, FLAT)[2:]) - max(_ratios(o, DECAYED, FLAT)[:2]), "ratio"),
-        _claims.Claim("stem and block1 about half (ratio 0.4 to 0.6)",
-                      lambda o: min(min(r - 0.4, 0.6 - r) for r in _ratios(o, DECAYED, FLAT)[:2]), "ratio"),
+        _claims.Claim("stem about 0.4 (ratio 0.3 to 0.5), block1 about half (0.4 to 0.6)",
+                      lambda o: min(min(r - lo, lo + 0.2 - r) for r, lo in zip(_ratios(o, DECAYED, FLAT)[:2], (0.3, 0.4))),
+                      "ratio"),
         _claims.Claim("block2 and block3 two thirds to 0.85 (ratio 0.6 to 0.9)",
                       lambda o: min(min(r - 0.6, 0.9 - r) for r in _ratios(o, DECAYED, FLAT)[2:]), "ratio"),
         _claims.Claim("decayed run forgets less (meter higher at the end)",

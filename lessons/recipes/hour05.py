@@ -184,7 +184,7 @@ TABLE_HELP = {
 
 # "What to notice" on the page; the CLAIMS below check each claim, and the Try this outcome the page states, over
 # five students' draws at the page's length.
-# Measured (CPU, seeds 0-4, 100 steps): steps to a smoothed loss under 0.5: SGD 0.01 61-73, momentum 22-25, Adam
+# Measured with the 200-class backbone shipped before (CLAIMS.md has the margins with today's) (CPU, seeds 0-4, 100 steps): steps to a smoothed loss under 0.5: SGD 0.01 61-73, momentum 22-25, Adam
 # 22-26, SGD 0.1 16-18; mean training loss SGD 0.71-0.85, momentum and Adam 0.20-0.26; relative oscillation
 # momentum 0.43-0.73, SGD 0.1 0.25-0.45; median update/weight ratio of blocks 1-3: SGD 0.01 1.7e-4 to 4.2e-4, Adam
 # 1.0e-3 to 1.5e-3. Adam's range test: flat within 7% for 20 steps, lowest at 6-8% of the start, stops after 77-79
@@ -197,7 +197,7 @@ NOTICE = [
     f"LR, and plain SGD given that step (the run *{EQUAL_STEP}*, LR 0.1) gets under 0.5 sooner than momentum. Compared "
     "fairly, at that equal step and relative to the loss level (the oscillation column), momentum's loss is not "
     "smoother than SGD's here: averaging out batch noise is not what wins this race.",
-    "**Momentum and Adam get under 0.5 within a few steps of each other** (within 30 steps), Adam at a tenth of "
+    "**Momentum and Adam get under 0.5 within ten steps of each other** (both within 30 steps), Adam at a tenth of "
     "momentum's LR: it divides each weight's step by a running RMS of that weight's recent gradients, so every step "
     "is about the LR in size whatever the gradient's scale. Under the layer panel, Adam's blocks 1-3 move by about "
     "1e-3 of their size per step (between 5e-4 and 2e-3, around the dashed rule of thumb), plain SGD's at 0.01 by "
@@ -252,9 +252,9 @@ CLAIMS = _claims.PageClaims(
         _claims.Claim("momentum: relative oscillation not below SGD at 10x LR's",
                       lambda o: oscillation(o["momentum"].series["train_loss"][1])
                       - oscillation(o[EQUAL_STEP].series["train_loss"][1]), "ratio"),
-        _claims.Claim("momentum and Adam: both within 30 steps, <= 5 apart",
+        _claims.Claim("momentum and Adam: both within 30 steps, <= 10 apart",
                       lambda o: min(30 - max(_speed(o, "momentum"), _speed(o, "adam")),
-                                    5 - abs(_speed(o, "momentum") - _speed(o, "adam"))), "steps"),
+                                    10 - abs(_speed(o, "momentum") - _speed(o, "adam"))), "steps"),
         _claims.Claim("Adam: blocks' update/weight between 5e-4 and 2e-3",
                       lambda o: min(math.log10(_ratio(o, "adam") / 5e-4), math.log10(2e-3 / _ratio(o, "adam"))), "decades"),
         _claims.Claim("SGD 0.01: blocks' update/weight under 5e-4",

@@ -110,7 +110,7 @@ def gap_table(snaps: dict[str, dict]):
 
 
 # "What to notice" on the page; the CLAIMS below check each claim over five students' draws at the page's length.
-# Measured (CPU, seeds 0-4, 120 steps): test accuracy no help 25-36%, augmentation 31-42% (1.6 to 9 points above
+# Measured with the 200-class backbone shipped before (CLAIMS.md has the margins with today's) (CPU, seeds 0-4, 120 steps): test accuracy no help 25-36%, augmentation 31-42% (1.6 to 9 points above
 # no help), dropout within 1.5 points of no help, weight decay 19-31% (1 to 6 points below no help); no help's
 # validation loss rises 0.06 to 0.12 from step 40 to the end while its validation accuracy moves 0 to 3 points;
 # early stopping marks step 20 (four draws) or 40 and stops at step 80 or 100.
@@ -120,7 +120,8 @@ NOTICE = [
     "making new mistakes; it grows ever more confident, also in the answers it gets wrong, and cross-entropy "
     "punishes confident mistakes hard. So read accuracy beside loss.",
     "**Augmentation is the remedy that pays here**: it ends with the highest test accuracy of the four runs, 1 to "
-    "10 points above no help, although on most draws its validation *loss* ends higher than no help's.",
+    "10 points above no help, although its validation *loss* ends no more than 0.1 below no help's (higher on some "
+    "draws): the loss does not show what the accuracy does.",
     "**Weight decay lowers the loss, not the mistakes**: on most draws its validation loss ends the lowest of the "
     "four, yet its test accuracy ends below the no-help run's (by up to 7 points). Smaller weights give softer, less "
     "confident predictions, which cross-entropy rewards; and pulling every weight towards zero also pulls the "
@@ -132,8 +133,8 @@ NOTICE = [
     "than no help. Which remedy \"narrows the gap\" depends on the measure: judge by accuracy, which counts mistakes.",
     "**Early stopping** (patience 3) watches the validation loss: it marks step 20 or 40 as the best, stops the run "
     "three evaluations later (step 80 or 100) and puts the best weights back, whose validation loss it reports "
-    "again. It stops where the *loss* was lowest, not where accuracy was highest: the restored weights score a "
-    "lower test accuracy than the no-help run trained to the end.",
+    "again. It stops where the *loss* was lowest, not where accuracy was highest: the restored weights score no "
+    "higher a test accuracy than the no-help run trained to the end (lower on most draws, equal on the others).",
 ]
 
 
@@ -188,8 +189,8 @@ CLAIMS = _claims.PageClaims(
                       lambda o: _test(o, AUGMENT) - max(_test(o, k) for k in (NO_HELP, DROPOUT, DECAY))),
         _claims.Claim("augmentation: 1 to 10 points above no help",
                       lambda o: _between(_test(o, AUGMENT) - _test(o, NO_HELP), 0.01, 0.10)),
-        _claims.Claim("augmentation: val loss not below no help's",
-                      lambda o: o[AUGMENT].last("val_loss") - o[NO_HELP].last("val_loss"), "loss"),
+        _claims.Claim("augmentation: val loss no more than 0.1 below no help's",
+                      lambda o: o[AUGMENT].last("val_loss") - o[NO_HELP].last("val_loss") + 0.1, "loss"),
         _claims.Claim("weight decay: lowest final val loss of the four",
                       lambda o: min(o[k].last("val_loss") for k in (NO_HELP, AUGMENT, DROPOUT)) - o[DECAY].last("val_loss"), "loss"),
         _claims.Claim("weight decay: test accuracy 0.5 to 7 points below no help",
@@ -205,7 +206,8 @@ CLAIMS = _claims.PageClaims(
                       lambda o: min(_gap(o, k, "loss") for k in FOUR if k != DECAY) - _gap(o, DECAY, "loss"), "loss"),
         _claims.Claim("accuracy gap: weight decay's wider than no help's",
                       lambda o: _gap(o, DECAY, "accuracy") - _gap(o, NO_HELP, "accuracy")),
-        _claims.Claim("early stopping: test accuracy below no help's at the end",
-                      lambda o: _test(o, NO_HELP) - _test(o, EARLY)),
+        # a tie holds: one test image moves the accuracy by 1/300, more than the 0.002 allowed
+        _claims.Claim("early stopping: test accuracy not above no help's at the end",
+                      lambda o: _test(o, NO_HELP) - _test(o, EARLY) + 0.002),
     ),
 )

@@ -65,7 +65,7 @@ def unrelated_samples(n: int = 8):
 
 
 # "What to notice" on the page; CLAIMS below checks each claim (and each "Try this") over five seeds.
-# Measured (CPU, seeds 0-4, 120 steps, 5 labels), test accuracy: dial 0, fine-tuning: scratch 71-81%, related
+# Measured with the 200-class backbone shipped before (CLAIMS.md has the margins with today's) (CPU, seeds 0-4, 120 steps, 5 labels), test accuracy: dial 0, fine-tuning: scratch 71-81%, related
 # 91-96% (+11 to +23 points), unrelated 81-87% (+4 to +10); frozen features: unrelated 50-67% (13 to 24 points
 # below scratch; related frozen 94-97%, not re-checked by CLAIMS). Dial 1: scratch 28-46%, related fine-tuned 39-51% (+4 to +12), related frozen
 # 16-26% (6 to 20 below scratch), frozen with re-estimated BN 28-35% (+4 to +12 over frozen, still 0 to 10 below

@@ -185,7 +185,7 @@ def _claim_runs(seed: int) -> dict[str, TrainConfig]:
 
 
 # "What to notice" on the page; CLAIMS below checks each claim (and the Try this it states) over five seeds.
-# Measured (CPU, seeds 0-4, 80 steps of 16 images, 5 labels), test accuracy: glyphnet pretrained 89.7-94.7%,
+# Measured with the 200-class backbone shipped before (CLAIMS.md has the margins with today's) (CPU, seeds 0-4, 80 steps of 16 images, 5 labels), test accuracy: glyphnet pretrained 89.7-94.7%,
 # glyphnet from scratch 76.3-86.7%, ResNet-18 from scratch 63.3-72.0% (at 1e-3: 54.7-68.7%); glyphnet pretrained
 # leads glyphnet from scratch by 7-18 points and ResNet-18 by 18-31. Macro F1 within 0.7 points of accuracy for
 # every run. The pretrained glyphnet's 3 most confused pairs: 38-53% of its 16-31 mistakes (a random scatter: 19-26%).

@@ -83,7 +83,7 @@ def class_examples(n_classes: int, domain_shift: float = 0.0):
 
 
 # "What to notice" on the page; CLAIMS below checks each claim over five seeds (scripts/claims.py hour10).
-# Measured (CPU, seeds 0-4, 100 steps, shift 0.3): test accuracy at 1 label, feature extraction 61-68% vs fine-tune
+# Measured with the 200-class backbone shipped before (CLAIMS.md has the margins with today's) (CPU, seeds 0-4, 100 steps, shift 0.3): test accuracy at 1 label, feature extraction 61-68% vs fine-tune
 # 58-65% (feature extraction ahead by 1.7 to 6.7 points); at 20 labels 86-89% vs 91-94% (fine-tune ahead by 4.3
 # to 6.6); gains from 1 to 20 labels 17-26 points vs 26-33, fine-tune's larger by 7 to 13 points. At shift 0 and
 # 20 labels: 95-97% vs 96-97% (fine-tune ahead by 0 to 1.7 points).
