@@ -72,7 +72,7 @@ def forgetting_table(snaps: dict[str, dict]):
 # and frozen BN ends at 20-44%.
 NOTICE = [
     f"With **no help** the source task is forgotten fast: within 20 steps the forgetting meter falls from {_claims.METER_START:.1%} to "
-    "about half (under 65% on every draw), while the target's validation accuracy is already above 80%.",
+    "around 50% (under 65% on every draw), while the target's validation accuracy is already above 80%.",
     f"With **L2-SP** (α = {L2SP_ALPHA:g}) the meter never falls below 70%, holds above 72% from step 20 to the end "
     "and ends less than 15 points below where it started (no help's ends 30 to 45 below), while the target's validation accuracy still climbs past 90%. "
     "The price is a slower start: at step 10 its validation accuracy is far below the no-help run's.",
