@@ -3,6 +3,7 @@ plus a headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -21,7 +22,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `lessons` is a folder of pages, not an installed package
 
 # Runs that tests start are recorded in a throw-away store, never in the classroom's data/ folder.
-os.environ.setdefault("CLASSROOM_DATA_DIR", tempfile.mkdtemp(prefix="classroom-test-"))
+if "CLASSROOM_DATA_DIR" not in os.environ:
+    _STORE = tempfile.mkdtemp(prefix="classroom-test-")
+    os.environ["CLASSROOM_DATA_DIR"] = _STORE
+    atexit.register(shutil.rmtree, _STORE, ignore_errors=True)  # removed when the test session ends
 # Students see an error's type only (.streamlit/config.toml); a failing test should show the whole message.
 os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
 
