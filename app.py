@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from lessons._nav import lesson_files, lesson_title
+from lessons.live import STILL_BARS
 from lessons.session import owner_id
 
 ROOT = Path(__file__).resolve().parent
@@ -48,6 +49,7 @@ def pages() -> dict[str, list]:
 
 st.set_page_config(page_title="Transfer learning, live", page_icon=":material/school:", layout="wide")
 page = st.navigation(pages(), expanded=True)
+st.html(STILL_BARS)  # progress bars without their easing animation: a live page redraws them every second
 owner_id()  # every page: the student id stays in the URL, so a reload finds the student's runs again
 sidebar()
 page.run()

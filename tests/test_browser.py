@@ -75,6 +75,10 @@ def test_hour1_trains_live_survives_navigation_and_stops(app_url, page):
     wait_for(lambda: steps_done(page) > 0, 240, "the first steps", page)
     first = steps_done(page)
     wait_for(lambda: steps_done(page) > first, 120, "the step counter to move", page)
+    # the bars jump to their new value: Streamlit's 0.5 s easing, at a redraw a second, kept the browser repainting
+    fills = page.locator('[data-testid="stProgressBarTrack"] div').evaluate_all(
+        "els => els.map(e => getComputedStyle(e).transitionDuration)")
+    assert fills and set(fills) == {"0s"}, fills
     # loss, accuracy, drift bars, LR bars: the layer panel redraws every LAYER_REFRESH_SECONDS (6 s), so it can
     # appear a few seconds after the step counter first moves
     wait_for(lambda: page.locator(".js-plotly-plot").count() >= 4, 3 * LAYER_REFRESH_SECONDS + 10, "the layer panel's charts", page)
