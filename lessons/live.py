@@ -20,8 +20,8 @@ REFRESH_SECONDS = 1.0  # how often the live panel redraws while a run trains (1 
 # chart only at evaluations; these four change at every log, so they redraw every 6 s (was 3 s).
 LAYER_REFRESH_SECONDS = 6.0
 # Streamlit eases every progress bar to its new value over 0.5 s: at 1 Hz that is an animation for half of every
-# second, which the browser repaints ~30 times a second. Turned off, the bars jump to their value: on the 2-core VM
-# Chromium's renderer and GPU process fell from 24 to 15% of a core while Hour 1 trained (BENCHMARKS.md).
+# second, which the browser repaints ~30 times a second. Turned off, the bars jump to their value: about 8% of a core
+# less for Chromium (renderer and GPU process) while Hour 1 trains on the 2-core VM (BENCHMARKS.md).
 STILL_BARS = '<style>[data-testid="stProgressBarTrack"] div {transition: none !important;}</style>'
 BUSY_REFRESH_SECONDS = 2.0  # while other students' runs wait for a slot: half the redraws, so the server trains
 CHART_FACTOR = 2  # the loss and accuracy charts redraw every 2 refreshes (progress lines every one)
