@@ -234,6 +234,7 @@ async def progress(page) -> list[str]:
 # a few % of a core, taken from the training it measures. textContent forces no layout, and a timer costs nothing per
 # chart redraw (a MutationObserver on the page sees every SVG node Plotly rewrites).
 RECORDER = """() => {
+    if (window.__bench) return;  // once per page: a page with two Starts keeps one timer
     const rec = window.__bench = {t0: null, log: []};
     let last = null;
     setInterval(() => {
