@@ -45,7 +45,7 @@ st.markdown(
 compute. The **forgetting meter** shows this: it puts the *original* pretrained head back on the current backbone
 and measures its accuracy on held-out images of 200 of the source classes, images the network never trained on.
 While the backbone keeps its features, the old head still works; when the features are destroyed, it fails. (Even a careful run loses some,
-here 15 to 30 points of the meter: its weights move a little, and the batch-norm statistics in the trainable groups
+here 10 to 25 points of the meter: its weights move a little, and the batch-norm statistics in the trainable groups
 drift towards the target's images, a topic of Hour 7.)
 
 **How big is one step?** Under the layer panel, the *update/weight ratio* $\lVert \Delta W\rVert / \lVert W\rVert$

@@ -86,7 +86,8 @@ panel.try_this(
          "source's own did? Then compare the meter with the frozen run's."),
         (f"Lower the learning rate to {hour07.LOW_LR:g}", "the run with no help forgets more slowly and ends well above "
          "where it ends at 1e-3, while its target is learned far more slowly (at step 20 its validation accuracy is "
-         "much lower); the frozen-statistics run still forgets more than the one with no help."),
+         "much lower); the frozen-statistics run still forgets more than the one with no help (its meter is below "
+         "from step 20 on)."),
     ]
 )
 panel.check_yourself(

@@ -249,7 +249,7 @@ def test_the_shipped_recipe_is_the_default_and_another_never_overwrites_the_ship
     from engine.train import pretrain as recipes
 
     shipped = recipes.RECIPES["shipped"]()
-    assert (shipped.character_classes, shipped.styles, shipped.steps, shipped.per_class) == (800, ("plain", "hand"), 4000, 40)
+    assert (shipped.character_classes, shipped.styles, shipped.steps, shipped.per_class) == (800, ("plain", "hand"), 4000, 160)
     assert shipped is not recipes.SHIPPED  # a copy: --steps must not change the module's recipe
     assert recipes.RECIPES["glyphs"]() == PretrainRecipe() and PretrainRecipe().character_classes == 0
     card = json.loads(glyphnet.GLYPHNET_FILE.with_suffix(".json").read_text())

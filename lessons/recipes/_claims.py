@@ -18,7 +18,7 @@ SEEDS = (0, 1, 2, 3, 4)  # five students' draws: a run's seed moves its training
 NEED = 4  # a claim must hold for at least this many of SEEDS
 # The forgetting meter before any step with assets/glyphnet.pt, on every draw (the same backbone, the same held-out
 # images). Pages quote it and their claims check it: re-pretraining the backbone means measuring it again.
-METER_START = 0.855
+METER_START = 0.885
 
 
 @dataclass

@@ -128,9 +128,10 @@ NOTICE = [
     "pretrained ones away from what they knew (Hour 7's L2-SP pulls towards the start instead).",
     "**Dropout** (0.5, before the head) changes little: its test accuracy ends within 3 points of no help's.",
     "**The gap, measured fairly** (the table: training images as they are, in eval mode): every run gets all of its "
-    "own training images right, so the accuracy gap is simply how many validation images it misses. Augmentation "
-    "leaves the narrowest accuracy gap of the four; weight decay the narrowest *loss* gap but a wider accuracy gap "
-    "than no help. Which remedy \"narrows the gap\" depends on the measure: judge by accuracy, which counts mistakes.",
+    "own training images right, so the accuracy gap is simply how many validation images it misses. Weight decay "
+    "leaves the narrowest *loss* gap of the four but the widest accuracy gap; the other three's accuracy gaps are "
+    "narrower, in an order that changes with the draw. Which remedy \"narrows the gap\" depends on the measure: "
+    "judge by accuracy, which counts mistakes.",
     "**Early stopping** (patience 3) watches the validation loss: it marks step 20 or 40 as the best, stops the run "
     "three evaluations later (step 80 or 100) and puts the best weights back, whose validation loss it reports "
     "again. It stops where the *loss* was lowest, not where accuracy was highest: the restored weights score no "
@@ -200,12 +201,10 @@ CLAIMS = _claims.PageClaims(
         _claims.Claim("early stopping: best 20/40, stops 3 evals later, restores it", _early, "steps"),
         _claims.Claim("measured clean, every run gets all its training images right",
                       lambda o: min(o[k].results["train_accuracy_clean"] for k in (*FOUR, EARLY)) - 0.995),
-        _claims.Claim("accuracy gap: augmentation's the narrowest of the four",
-                      lambda o: min(_gap(o, k, "accuracy") for k in FOUR if k != AUGMENT) - _gap(o, AUGMENT, "accuracy")),
         _claims.Claim("loss gap: weight decay's the narrowest of the four",
                       lambda o: min(_gap(o, k, "loss") for k in FOUR if k != DECAY) - _gap(o, DECAY, "loss"), "loss"),
-        _claims.Claim("accuracy gap: weight decay's wider than no help's",
-                      lambda o: _gap(o, DECAY, "accuracy") - _gap(o, NO_HELP, "accuracy")),
+        _claims.Claim("accuracy gap: weight decay's the widest of the four",
+                      lambda o: _gap(o, DECAY, "accuracy") - max(_gap(o, k, "accuracy") for k in FOUR if k != DECAY)),
         # a tie holds: one test image moves the accuracy by 1/300, more than the 0.002 allowed
         _claims.Claim("early stopping: test accuracy not above no help's at the end",
                       lambda o: _test(o, NO_HELP) - _test(o, EARLY) + 0.002),

@@ -62,9 +62,11 @@ def forgetting_table(snaps: dict[str, dict]):
 
 # "What to notice" on the page; the CLAIMS below check each claim, and the Try this outcomes the page states,
 # over five students' draws at the page's length.
-# Measured (CPU, seeds 0-4, 100 steps; the meter starts at 85.5% on every draw): no help, lowest 42.5-51%, end
-# 42.5-53%; L2-SP, lowest 74-80.5%, from step 20 on 74-80.5%, end 74.5-81.5% (4 to 11 points lost); frozen BN, end
-# 5-16%. Earlier figures, with the 200-class backbone shipped before (the meter started at 86%): no help, lowest meter
+# Measured (CPU, seeds 0-4, 100 steps, the 160-per-class source; the meter starts at 88.5% on every draw): no help,
+# lowest within 20 steps 57-65%, end 53.5-61% (27.5 to 35 points lost); L2-SP, lowest 75.5-82%, from step 20 on
+# never below 78.5%, end 81-83.5% (5 to 7.5 points lost); frozen BN, end 14.5-22%; at LR 1e-4 no help ends at
+# 70.5-75% and frozen BN at 32.5-48%, below no help from step 20 on (at step 10 it reads up to half a point above).
+# Earlier figures, with the 200-class backbone shipped before (the meter started at 86%): no help, lowest meter
 # within 20 steps 44-61%, end 50-58%, validation accuracy at step 20 83-96%; L2-SP, lowest 72-87%, from step 20 on
 # 81-87%, end 83-87%, validation accuracy at step 10 33-63% (no help: 76-89%), at the end 94-97%; frozen BN, meter
 # at step 10 10-27%, end 6-20%, validation accuracy at the end 91-99%. Try this: L2-SP 0.01 at step 20 within 3
@@ -72,9 +74,9 @@ def forgetting_table(snaps: dict[str, dict]):
 # and frozen BN ends at 20-44%.
 NOTICE = [
     f"With **no help** the source task is forgotten fast: within 20 steps the forgetting meter falls from {_claims.METER_START:.1%} to "
-    "around 50% (under 65% on every draw), while the target's validation accuracy is already above 80%.",
+    "around 60% (under 70% on every draw), while the target's validation accuracy is already above 80%.",
     f"With **L2-SP** (α = {L2SP_ALPHA:g}) the meter never falls below 70%, holds above 72% from step 20 to the end "
-    "and ends less than 15 points below where it started (no help's ends 30 to 45 below), while the target's validation accuracy still climbs past 90%. "
+    "and ends less than 15 points below where it started (no help's ends 25 to 40 below), while the target's validation accuracy still climbs past 90%. "
     "The price is a slower start: at step 10 its validation accuracy is far below the no-help run's.",
     "**Frozen batch-norm statistics alone do not protect the source task here**: that run's meter is below the "
     "no-help run's at every reading and ends under 25%, though it still learns the target (validation accuracy "
@@ -97,8 +99,8 @@ def _claim_runs(seed: int) -> dict[str, TrainConfig]:
             "no help @1e-4": low[NO_HELP], "frozen BN @1e-4": low[BN_ONLY]}
 
 
-def _below_at_every_reading(o, lower: str, upper: str) -> float:
-    return min(a - b for a, b in zip(_meter(o, upper)[1:], _meter(o, lower)[1:]))
+def _below_at_every_reading(o, lower: str, upper: str, since: int = 1) -> float:
+    return min(a - b for a, b in zip(_meter(o, upper, since=since), _meter(o, lower, since=since)))
 
 
 CLAIMS = _claims.PageClaims(
@@ -107,15 +109,15 @@ CLAIMS = _claims.PageClaims(
     claims=(
         _claims.Claim(f"every run's meter starts at {_claims.METER_START:.1%} (within half a point)",
                       lambda o: min(0.005 - abs(_meter(o, k)[0] - _claims.METER_START) for k in (NO_HELP, BN_ONLY, L2SP_ONLY))),
-        _claims.Claim("no help: meter under 65% within 20 steps", lambda o: 0.65 - min(_meter(o, NO_HELP, upto=20))),
+        _claims.Claim("no help: meter under 70% within 20 steps", lambda o: 0.70 - min(_meter(o, NO_HELP, upto=20))),
         _claims.Claim("no help: val accuracy above 80% at step 20", lambda o: o[NO_HELP].at("val_accuracy", 20) - 0.80),
         _claims.Claim("L2-SP: meter never below 70%", lambda o: min(_meter(o, L2SP_ONLY)) - 0.70),
         _claims.Claim("L2-SP: meter above 72% from step 20 on", lambda o: min(_meter(o, L2SP_ONLY, since=20)) - 0.72),
         _claims.Claim("L2-SP: meter ends less than 15 points below its start",
                       lambda o: 0.15 - (_meter(o, L2SP_ONLY)[0] - _meter(o, L2SP_ONLY)[-1])),
-        _claims.Claim("no help: meter ends 30 to 45 points below its start",
-                      lambda o: min(_meter(o, NO_HELP)[0] - _meter(o, NO_HELP)[-1] - 0.30,
-                                    0.45 - (_meter(o, NO_HELP)[0] - _meter(o, NO_HELP)[-1]))),
+        _claims.Claim("no help: meter ends 25 to 40 points below its start",
+                      lambda o: min(_meter(o, NO_HELP)[0] - _meter(o, NO_HELP)[-1] - 0.25,
+                                    0.40 - (_meter(o, NO_HELP)[0] - _meter(o, NO_HELP)[-1]))),
         _claims.Claim("L2-SP: meter above no help's at every reading",
                       lambda o: _below_at_every_reading(o, NO_HELP, L2SP_ONLY)),
         _claims.Claim("L2-SP: val accuracy ends above 90%", lambda o: o[L2SP_ONLY].last("val_accuracy") - 0.90),
@@ -134,7 +136,7 @@ CLAIMS = _claims.PageClaims(
                       lambda o: _meter(o, "no help @1e-4")[-1] - _meter(o, NO_HELP)[-1] - 0.10),
         _claims.Claim("try LR 1e-4: val accuracy at step 20 > 30 points lower",
                       lambda o: o[NO_HELP].at("val_accuracy", 20) - o["no help @1e-4"].at("val_accuracy", 20) - 0.30),
-        _claims.Claim("try LR 1e-4: frozen BN still below no help at every reading",
-                      lambda o: _below_at_every_reading(o, "frozen BN @1e-4", "no help @1e-4")),
+        _claims.Claim("try LR 1e-4: frozen BN still below no help from step 20 on",
+                      lambda o: _below_at_every_reading(o, "frozen BN @1e-4", "no help @1e-4", since=20)),
     ),
 )
