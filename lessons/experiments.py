@@ -153,6 +153,30 @@ def is_live(snaps: dict[str, dict]) -> bool:
     return any(s["status"] in LIVE for s in snaps.values())
 
 
+def ends_within(snaps: Mapping[str, dict], seconds: float) -> bool:
+    """Whether every live run among `snaps` is running and should end within `seconds`: its steps left at its
+    measured speed (the steps_per_second series). False while any waits in the queue, is paused or has no speed yet."""
+    live = [s for s in snaps.values() if s["status"] in LIVE]
+    for s in live:
+        rate = (s.get("series") or {}).get("steps_per_second")
+        if s["status"] != "running" or not rate or not rate[1] or rate[1][-1] <= 0:
+            return False
+        if (s["steps"] - s["step"]) / rate[1][-1] > seconds:
+            return False
+    return bool(live)
+
+
+def wait_for_end(page_key: str, seconds: float) -> None:
+    """Block until every run of the page's experiment has ended, for at most `seconds`. A live view calls it when
+    the runs are about to end (ends_within), so it shows the end as it happens, not up to one refresh later."""
+    exp = st.session_state.get(_exp_key(page_key)) or {}
+    deadline = time.monotonic() + seconds
+    for run_id in exp.get("runs", {}).values():
+        run = run_of(run_id)
+        if run is not None:
+            run.wait(max(0.0, deadline - time.monotonic()))
+
+
 def is_paused(page_key: str) -> bool:
     """Whether the page's experiment was last paused (and not resumed or restarted since)."""
     return st.session_state.get(_paused_key(page_key), False)

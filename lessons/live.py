@@ -212,6 +212,9 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
     @st.fragment(run_every=every if live else None)
     def live_view() -> None:  # progress, messages, final figures: cheap to redraw, so every second
         now = ex.latest(page_key)
+        if live and ex.ends_within(now, every):  # show the end when it comes, not up to a refresh later
+            ex.wait_for_end(page_key, every)
+            now = ex.latest(page_key)
         for label, snap in now.items():
             _progress_line(label, snap)
         for label, snap in now.items():
