@@ -47,3 +47,23 @@ def test_the_claim_holds_for_the_room(tables, page, claim):
 def test_a_claim_that_fails_on_two_draws_is_caught():
     assert not _claims.holds({0: 0.1, 1: -0.01, 2: 0.2, 3: -0.3, 4: 0.05})
     assert _claims.holds({0: 0.1, 1: -0.01, 2: 0.2, 3: 0.3, 4: 0.05})
+
+
+def test_a_config_two_pages_share_trains_once_and_each_page_reads_it(monkeypatch):
+    from engine.core.config import TrainConfig
+
+    shared, other = TrainConfig(steps=3), TrainConfig(steps=3, lr=1e-4)
+    seen = []
+
+    def fake_train(configs):
+        seen.append(dict(configs))
+        return {key: _claims.Outcome({"lr": cfg.lr}, {}) for key, cfg in configs.items()}
+
+    monkeypatch.setattr(_claims, "train", fake_train)
+    a = _claims.PageClaims("a", lambda seed: {"x": shared.replace(seed=seed)},
+                           (_claims.Claim("lr", lambda o: o["x"].results["lr"]),))
+    b = _claims.PageClaims("b", lambda seed: {"y": shared.replace(seed=seed), "z": other.replace(seed=seed)},
+                           (_claims.Claim("lr", lambda o: o["y"].results["lr"] + o["z"].results["lr"]),))
+    tables = _claims.check_pages([a, b], (0, 1))
+    assert len(seen) == 1 and len(seen[0]) == 4  # 6 configs, 2 of them repeats of page a's
+    assert tables == {"a": {"lr": {0: 1e-3, 1: 1e-3}}, "b": {"lr": {0: 1e-3 + 1e-4, 1: 1e-3 + 1e-4}}}

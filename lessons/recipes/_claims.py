@@ -9,6 +9,7 @@ each claim holds for at least NEED of SEEDS. No streamlit here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -83,9 +84,14 @@ def check(page: PageClaims, seeds: Sequence[int] = SEEDS) -> dict[str, dict[int,
 def check_pages(pages: Sequence[PageClaims], seeds: Sequence[int] = SEEDS) -> dict[str, dict[str, dict[int, float]]]:
     """{page: {claim name: {seed: margin}}}. Every page's runs for every seed go to the run manager at once, so
     both workers stay busy to the end (a page's seed with one run would leave one idle); each claim is scored
-    on the runs of its own page and seed."""
+    on the runs of its own page and seed. A config two pages share (the same settings and seed) trains once: a run's
+    figures are a function of its config."""
     configs = {(p.page, seed, label): cfg for p in pages for seed in seeds for label, cfg in p.runs(seed).items()}
-    outcomes = train(configs)
+    first: dict[str, tuple] = {}  # one key per distinct config
+    for key, cfg in configs.items():
+        first.setdefault(json.dumps(cfg.to_dict(), sort_keys=True, default=str), key)
+    trained = train({key: configs[key] for key in first.values()})
+    outcomes = {key: trained[first[json.dumps(cfg.to_dict(), sort_keys=True, default=str)]] for key, cfg in configs.items()}
     tables: dict[str, dict[str, dict[int, float]]] = {}
     for p in pages:
         tables[p.page] = {c.name: {} for c in p.claims}
