@@ -87,11 +87,12 @@ def check_pages(pages: Sequence[PageClaims], seeds: Sequence[int] = SEEDS) -> di
     on the runs of its own page and seed. A config two pages share (the same settings and seed) trains once: a run's
     figures are a function of its config."""
     configs = {(p.page, seed, label): cfg for p in pages for seed in seeds for label, cfg in p.runs(seed).items()}
-    first: dict[str, tuple] = {}  # one key per distinct config
-    for key, cfg in configs.items():
-        first.setdefault(json.dumps(cfg.to_dict(), sort_keys=True, default=str), key)
+    same = {key: json.dumps(cfg.to_dict(), sort_keys=True, default=str) for key, cfg in configs.items()}
+    first: dict[str, tuple] = {}  # the first key of each distinct config
+    for key, settings in same.items():
+        first.setdefault(settings, key)
     trained = train({key: configs[key] for key in first.values()})
-    outcomes = {key: trained[first[json.dumps(cfg.to_dict(), sort_keys=True, default=str)]] for key, cfg in configs.items()}
+    outcomes = {key: trained[first[settings]] for key, settings in same.items()}
     tables: dict[str, dict[str, dict[int, float]]] = {}
     for p in pages:
         tables[p.page] = {c.name: {} for c in p.claims}
