@@ -172,7 +172,7 @@ def wait_for_end(page_key: str, seconds: float) -> None:
     exp = st.session_state.get(_exp_key(page_key)) or {}
     deadline = time.monotonic() + seconds
     for run_id in exp.get("runs", {}).values():
-        run = run_of(run_id)
+        run = _manager().get(run_id, owner_id())  # the Run only: the caller has just read every snapshot
         if run is not None:
             run.wait(max(0.0, deadline - time.monotonic()))
 
