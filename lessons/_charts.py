@@ -82,7 +82,7 @@ def loss_figure(snaps: dict[str, dict], ghosts: list[dict] | None = None, max_st
             x, y = series["val_loss"]
             data.append(_line(x, y, f"{label} · validation loss", label, mode="lines+markers",
                               line={"color": color(i), "dash": "dash", "width": 2}))
-    layout = _layout_spec("Loss (lower is better)", "cross-entropy")
+    layout = _axis(_layout_spec("Loss (lower is better)", "cross-entropy"), "yaxis", rangemode="tozero")  # a loss is >= 0
     if max_steps:
         _axis(layout, "xaxis", range=[0, max_steps])
     return _figure(data, layout)

@@ -165,10 +165,10 @@ def _logged_groups(snap: dict) -> bool:
     return any(series.get(f"trainable/{g}") for g in snap["groups"])
 
 
-def _curves(page_key: str, snaps: dict[str, dict]) -> None:
+def _curves(page_key: str, snaps: dict[str, dict], max_steps: int | None = None) -> None:
     """The loss and accuracy charts of the page's runs, with the faded curves of its earlier experiments."""
     ghosts = ex.ghosts(page_key)
-    max_steps = max((s.get("steps", 0) for s in snaps.values()), default=None)
+    max_steps = max((s.get("steps", 0) for s in snaps.values()), default=max_steps)
     compare(snaps, key=page_key, ghosts=ghosts, max_steps=max_steps)
     if ghosts:
         st.caption("Faded grey curves are your earlier experiments on this page; the legend says what was different.")
@@ -205,6 +205,10 @@ def experiment(page_key: str, configs: Mapping[str, TrainConfig], pictures: bool
     _buttons(page_key, configs, snaps)
     if not snaps:
         st.caption("Press **Start** to train. The charts below fill in live; you can move to another page and come back.")
+        # Empty axes until the first Start: the student sees where the curves will go, and the browser loads its
+        # chart library now, while the student reads, not in the first second of training (on the 2-core VM that
+        # was ~0.9 s of a core taken from the runs as they started; BENCHMARKS.md).
+        _curves(page_key, {}, max((c.steps for c in configs.values()), default=None))
         return {}
     live = ex.is_live(snaps)
     every = refresh_seconds()

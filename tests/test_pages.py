@@ -42,6 +42,18 @@ def hour1(steps: int = 10, shots: int = 2) -> AppTest:
     return at.run()
 
 
+def test_before_the_first_start_the_page_draws_empty_loss_and_accuracy_axes_over_the_chosen_steps():
+    """The charts the caption promises are there before Start (and the browser has loaded its chart library by then)."""
+    import json
+
+    at = hour1(steps=20)
+    assert not at.exception
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert [f["layout"]["title"]["text"] for f in figures] == ["Loss (lower is better)", "Accuracy (higher is better)"]
+    assert [f["data"] for f in figures] == [[], []]  # no curve until a run has one
+    assert [f["layout"]["xaxis"]["range"] for f in figures] == [[0, 20], [0, 20]]
+
+
 def test_changing_a_control_changes_the_config_the_run_receives():
     at = hour1(steps=20, shots=2)
     try:
