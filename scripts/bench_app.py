@@ -185,6 +185,20 @@ class Server:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-n:]
 
+    def tracebacks(self, limit: int = 5) -> list[str]:
+        """The tracebacks the server has logged so far (an uncaught page error shows only its type in the browser)."""
+        self.log.seek(0)
+        lines, out, block = self.log.read().decode(errors="replace").splitlines(), [], None
+        for line in lines:
+            if line.startswith("Traceback (most recent call last)"):
+                block = [line]
+            elif block is not None:
+                block.append(line)
+                if line and not line.startswith(" "):  # the exception's own line ends the block
+                    out.append("\n".join(block[-40:]))
+                    block = None
+        return out[:limit]
+
     def stop(self) -> None:
         p = self.proc
         if p is not None and p.poll() is None:
@@ -559,7 +573,8 @@ async def run_pages(args) -> dict:
             print(f"pass {i + 1} of {args.repeat}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-app-") as data_dir:
             passes.append(await _run_pages(args, stems, data_dir))
-    result = {**passes[0], "pages": [{**row, "pass": i + 1} for i, p in enumerate(passes) for row in p["pages"]]}
+    result = {**passes[0], "pages": [{**row, "pass": i + 1} for i, p in enumerate(passes) for row in p["pages"]],
+              "server_tracebacks": [t for p in passes for t in p.get("server_tracebacks", [])]}
     result["summary"] = summarise(result["pages"], stems)
     return result
 
@@ -589,6 +604,7 @@ async def _run_pages(args, stems: list[str], data_dir: str) -> dict:
                     print(f"app: {stem} ...", file=sys.stderr, flush=True)
                     app[stem] = await app_page(browser, server.url, stem, args.page_timeout, server.proc.pid)
                     print(f"app: {stem}: {app[stem].get('app_s')} s {app[stem]['problems'] or ''}", file=sys.stderr, flush=True)
+                result["server_tracebacks"] = server.tracebacks()
             finally:
                 await browser.close()
     store_db = str(Path(data_dir) / "runs.sqlite3")
@@ -631,6 +647,8 @@ def print_pages(result: dict) -> None:
         for what in ("problems", "exceptions", "config_mismatch"):
             for x in r[what]:
                 print(f"  {what}: {x}")
+    for x in result.get("server_tracebacks") or []:
+        print("the server logged:\n    " + x.replace("\n", "\n    "))
     summary = result.get("summary") or []
     if any(len(s["ratios"]) > 1 for s in summary):
         print(f"\n{'page':32} {'median':>6}  ratios, pass by pass (within {summary[0]['target']}x)")
@@ -749,6 +767,7 @@ async def _run_room(args, data_dir: str) -> dict:
                 cpu1, busy1, mine1 = cpu_seconds(server.proc.pid), machine_busy_seconds(), cpu_seconds(os.getpid())
                 web1 = cpu_seconds(server.proc.pid, False)
                 result["server_processes"] = 1 + len(_descendants(server.proc.pid))  # streamlit + its workers
+                result["server_tracebacks"] = server.tracebacks()
             finally:
                 await browser.close()
         result["server_alive"] = server.proc.poll() is None
@@ -800,6 +819,8 @@ def print_room(r: dict) -> None:
         print(f"  exception: {x}")
     for x in r["problems"]:
         print(f"  problem: {x}")
+    for x in r.get("server_tracebacks") or []:
+        print("  the server logged:\n    " + x.replace("\n", "\n    "))
 
 
 # ---- command line ----------------------------------------------------------------------------------
@@ -846,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         (print_pages if args.cmd == "pages" else print_room)(result)
-    bad = result.get("problems") or any(x["problems"] for x in result.get("pages", []))
+    bad = result.get("problems") or result.get("server_tracebacks") or any(x["problems"] for x in result.get("pages", []))
     return 1 if bad else 0
 
 

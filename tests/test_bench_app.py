@@ -7,7 +7,7 @@ import sys
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import bench_app  # noqa: E402
+import bench_app
 
 
 def test_repeated_passes_give_each_page_its_ratios_median_and_count_within_the_target():
@@ -18,3 +18,19 @@ def test_repeated_passes_give_each_page_its_ratios_median_and_count_within_the_t
         {"page": "hour02", "ratios": [1.5], "median": 1.5, "within": 0, "target": 1.3},  # a failed try has no ratio
         {"page": "hour03", "ratios": [], "median": None, "within": 0, "target": 1.3},
     ]
+
+
+def test_the_server_log_gives_back_each_traceback_up_to_its_exception_line():
+    server = bench_app.Server(8765, "unused")
+    try:
+        server.log.write(b"  You can now view your Streamlit app in your browser.\n"
+                         b"2026-12-07 19:00:00.000 Uncaught app exception\n"
+                         b"Traceback (most recent call last):\n"
+                         b'  File "lessons/live.py", line 1, in experiment\n'
+                         b"    ex.start(page_key, configs)\n"
+                         b"SystemError: error return without exception set\n"
+                         b"2026-12-07 19:00:01.000 a later line\n")
+        assert server.tracebacks() == ['Traceback (most recent call last):\n  File "lessons/live.py", line 1, in experiment\n'
+                                       "    ex.start(page_key, configs)\nSystemError: error return without exception set"]
+    finally:
+        server.log.close()
