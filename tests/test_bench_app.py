@@ -1,4 +1,5 @@
-"""The app benchmark's summary over repeated passes (the benchmark itself drives a browser: not a test)."""
+"""The app benchmark's own bookkeeping: the summary over repeated passes, the server's tracebacks (the benchmark itself
+drives a browser and times the app: run it, do not test it)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -44,8 +45,6 @@ def hour1(steps: int = 10, shots: int = 2) -> AppTest:
 
 def test_before_the_first_start_the_page_draws_empty_loss_and_accuracy_axes_over_the_chosen_steps():
     """The charts the caption promises are there before Start (and the browser has loaded its chart library by then)."""
-    import json
-
     at = hour1(steps=20)
     assert not at.exception
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
