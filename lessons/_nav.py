@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from pathlib import Path
 
 LESSONS = Path(__file__).resolve().parent
@@ -24,12 +25,33 @@ def lesson_files(folder: Path = LESSONS) -> list[Path]:
 def lesson_title(path: Path) -> str:
     """The docstring's first line when it names the hour ("Hour 1 · Why transfer?"), else from the file name
     (hour11_my_topic.py -> "Hour 11 · My topic")."""
-    try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    except (SyntaxError, UnicodeDecodeError, OSError):
-        doc = ""
+    doc = _docstring(path)
     first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
     if first.lower().startswith("hour"):
         return first[:60]
     words = re.sub(r"^hour\d+_?", "", path.stem).replace("_", " ").strip()
     return f"Hour {_hour(path)} · {words[:1].upper() + words[1:]}" if words else f"Hour {_hour(path)}"
+
+
+# Every script run of every tab builds the navigation, so the titles are read once per version of each file. And
+# ast.parse is not thread-safe on Python 3.11: two tabs' script threads parsing at once can raise "SystemError: AST
+# constructor recursion depth mismatch" (a room of 10 students on the 2-core VM hit it about once in eight tries;
+# BENCHMARKS.md), so parsing takes a lock.
+_PARSE_LOCK = threading.Lock()
+_DOCSTRINGS: dict[tuple[str, int, int], str] = {}
+
+
+def _docstring(path: Path) -> str:
+    """The module docstring of `path` ("" when it cannot be read), parsed once per (path, mtime, size)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _PARSE_LOCK:
+        if key not in _DOCSTRINGS:
+            try:
+                _DOCSTRINGS[key] = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            except (SyntaxError, UnicodeDecodeError, OSError):
+                _DOCSTRINGS[key] = ""
+        return _DOCSTRINGS[key]

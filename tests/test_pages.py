@@ -171,6 +171,28 @@ def test_lessons_are_sorted_by_hour_and_titled_from_their_names(tmp_path):
     assert [lesson_title(p) for p in lesson_files(tmp_path)] == ["Hour 1 · Why transfer?", "Hour 2 · Features", "Hour 10 · Capstone"]
 
 
+def test_titles_are_read_once_per_version_of_a_file_and_right_from_many_threads_at_once(tmp_path):
+    """Every tab's script run builds the navigation, so titles are cached per (path, mtime, size) and parsed under a
+    lock (ast.parse on Python 3.11 is not thread-safe: a room of ten once showed "SystemError: AST constructor recursion
+    depth mismatch"). That race is too rare to reproduce here; this checks the titles from 8 threads and that an edited
+    docstring is read again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lessons import _nav
+
+    files = []
+    for i in range(1, 41):
+        f = tmp_path / f"hour{i}_topic.py"
+        f.write_text(f'"""Hour {i} · Topic {i}\n\nText."""\nx = 1\n')
+        files.append(f)
+    with ThreadPoolExecutor(8) as pool:
+        titles = list(pool.map(_nav.lesson_title, files * 3))
+    assert titles == [f"Hour {i} · Topic {i}" for i in range(1, 41)] * 3
+    assert sum(key[0].startswith(str(tmp_path)) for key in _nav._DOCSTRINGS) == 40  # each parsed once
+    files[0].write_text('"""Hour 1 · A new title, longer than before"""\n')  # a teacher edits the page: no restart
+    assert _nav.lesson_title(files[0]) == "Hour 1 · A new title, longer than before"
+
+
 def test_every_knob_draws_with_the_base_as_default_and_returns_what_the_student_set():
     from lessons._controls import KNOBS
 
