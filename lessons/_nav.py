@@ -35,7 +35,7 @@ def lesson_title(path: Path) -> str:
 
 # Every script run of every tab builds the navigation, so the titles are read once per version of each file. And
 # ast.parse is not thread-safe on Python 3.11: two tabs' script threads parsing at once can raise "SystemError: AST
-# constructor recursion depth mismatch" (a room of 10 students on the 2-core VM hit it about once in eight tries;
+# constructor recursion depth mismatch" (a room of 10 students on the 2-core VM hit it in 2 of 11 tries;
 # BENCHMARKS.md), so parsing takes a lock.
 _PARSE_LOCK = threading.Lock()
 _DOCSTRINGS: dict[tuple[str, int, int], str] = {}
