@@ -10,8 +10,10 @@ in a fresh browser context (a new student), presses each of the page's Start but
 after the other: a student may have only a few runs live) and times the click to the moment every progress bar of the
 page says finished, stopped, diverged or failed: `app_s`. After the server is stopped it trains the same page's
 default configs (from lessons/recipes/, as the page builds them) through
-`engine.serve.manager.RunManager(max_running=<the app's cap>)` alone, in a fresh Python process per page, each Start's
-configs submitted at once: `manager_s`. ratio = app_s / manager_s (1.0: the app costs nothing). One try of a page
+`engine.serve.manager.RunManager(max_running=<the app's cap>)` alone, each Start's configs submitted at once:
+`manager_s`. The manager side is one fresh Python process for the whole pass, its pages in the app's order, so its pool
+warms up over the pages as the app's workers do (`--manager-process page`: a fresh process per page, which favours the
+app on every page after the first). ratio = app_s / manager_s (1.0: the app costs nothing). One try of a page
 moves by 0.1-0.2 in ratio on a shared 2-core machine: `--repeat N` runs the whole comparison (app pass, then manager
 pass) N times, alternating, and ends with each page's ratios and their median.
 
@@ -21,7 +23,7 @@ refresh arrives while everyone trains, the server's CPU, whether every run finis
 
 Runs are kept in a throw-away store (CLASSROOM_DATA_DIR in a temporary folder), never on the class board.
 The browser shares the machine with the server: on a small machine its CPU is part of what a figure measures.
-`manager` (internal) is the fresh process `pages` starts: `python scripts/bench_app.py manager --pages hour01`.
+`manager` (internal) is the fresh process `pages` starts: `python scripts/bench_app.py manager --pages hour01,hour02`.
 """
 
 from __future__ import annotations
@@ -486,8 +488,9 @@ def _stored_configs(store_db: str | None, keys: list[str]) -> dict[tuple[str, st
     return {(p, lab): json.loads(c) for p, lab, c in rows}
 
 
-def manager_main(stem: str, store_db: str | None, timeout: float, executor: str = "app") -> dict:
-    """In a fresh process: the page's default configs through RunManager(max_running=the app's cap), owner "bench".
+def manager_main(stems: list[str], store_db: str | None, timeout: float, executor: str = "app") -> list[dict]:
+    """In this process: each page's default configs through one RunManager(max_running=the app's cap), owner "bench",
+    the pages one after the other as the app's pass takes them (so the pool warms up as the app's does).
 
     `executor` "app": where the app's settings train runs (engine.core.settings' executor, when the engine has one);
     "threads" or "processes": that one."""
@@ -495,14 +498,35 @@ def manager_main(stem: str, store_db: str | None, timeout: float, executor: str 
 
     from engine.core.device import configure_threads
     from engine.core.settings import get_settings
-    from engine.data.tasks import load_task
     from engine.serve.manager import RunManager
+
+    cap = get_settings().runs_max
+    threads = configure_threads(cap)  # what get_manager() does for the app's manager
+    kwargs = {}
+    if "executor" in inspect.signature(RunManager).parameters:
+        kwargs["executor"] = getattr(get_settings(), "executor", "threads") if executor == "app" else executor
+    elif executor == "processes":
+        raise SystemExit("this engine's RunManager has no process executor")
+    mgr = RunManager(max_running=cap, **kwargs)
+    workers = getattr(getattr(mgr, "executor", None), "workers", None)
+    t = time.perf_counter()
+    while workers and not all(w.ready for w in workers) and time.perf_counter() - t < 180:
+        time.sleep(0.1)  # the app's pool is up before a student can press Start: so is this one
+    common = {"cap": cap, "torch_threads": threads, "executor": getattr(getattr(mgr, "executor", None), "name", "threads"),
+              "workers_ready_s": round(time.perf_counter() - t, 2) if workers else None}
+    try:
+        return [{**common, **_manager_page(mgr, stem, store_db, timeout)} for stem in stems]
+    finally:
+        mgr.shutdown()
+
+
+def _manager_page(mgr, stem: str, store_db: str | None, timeout: float) -> dict:
+    """One page's Starts through `mgr`, each Start's configs submitted at once; its seconds and what ended."""
+    from engine.data.tasks import load_task
 
     hour = stem.split("_")[0]
     groups = [(key, {label: c.replace(extras={**c.extras, "page": key, "label": label}).validate()  # as panel.start
                      for label, c in configs.items()}) for key, configs in recipe_configs(hour)]
-    cap = get_settings().runs_max
-    threads = configure_threads(cap)  # what get_manager() does for the app's manager
     for _, configs in groups:  # the app has rendered the page (and so the glyph task) before the click
         for c in configs.values():
             with contextlib.suppress(Exception):
@@ -521,48 +545,36 @@ def manager_main(stem: str, store_db: str | None, timeout: float, executor: str 
             diff = sorted(k for k in set(mine) | set(app) if mine.get(k) != app.get(k))
             if diff:
                 mismatch.append(f"{key}/{label}: " + ", ".join(f"{k} app={app.get(k)!r} recipe={mine.get(k)!r}" for k in diff))
-    kwargs = {}
-    if "executor" in inspect.signature(RunManager).parameters:
-        kwargs["executor"] = getattr(get_settings(), "executor", "threads") if executor == "app" else executor
-    elif executor == "processes":
-        raise SystemExit("this engine's RunManager has no process executor")
-    mgr = RunManager(max_running=cap, **kwargs)
-    workers = getattr(getattr(mgr, "executor", None), "workers", None)
-    t = time.perf_counter()
-    while workers and not all(w.ready for w in workers) and time.perf_counter() - t < 180:
-        time.sleep(0.1)  # the app's pool is up before a student can press Start: so is this one
-    out: dict = {"page": stem, "cap": cap, "torch_threads": threads, "experiments": [], "config_mismatch": mismatch,
-                 "executor": getattr(getattr(mgr, "executor", None), "name", "threads"),
-                 "workers_ready_s": round(time.perf_counter() - t, 2) if workers else None}
-    try:
-        for key, configs in groups:
-            t0 = time.perf_counter()
-            runs = [mgr.submit(c, "bench") for c in configs.values()]
-            for run in runs:
-                run.wait(max(1.0, timeout - (time.perf_counter() - t0)))
-            out["experiments"].append({"key": key, "manager_s": round(time.perf_counter() - t0, 2), "runs": len(runs),
-                                       "statuses": [run.status for run in runs],
-                                       "messages": [run.message for run in runs if run.message]})
-    finally:
-        mgr.shutdown()
+    out: dict = {"page": stem, "experiments": [], "config_mismatch": mismatch}
+    for key, configs in groups:
+        t0 = time.perf_counter()
+        runs = [mgr.submit(c, "bench") for c in configs.values()]
+        for run in runs:
+            run.wait(max(1.0, timeout - (time.perf_counter() - t0)))
+        out["experiments"].append({"key": key, "manager_s": round(time.perf_counter() - t0, 2), "runs": len(runs),
+                                   "statuses": [run.status for run in runs],
+                                   "messages": [run.message for run in runs if run.message]})
     out["load_avg"] = round(os.getloadavg()[0], 2)  # 1-minute load average at the end: other work on the machine
     out["manager_s"] = round(sum(e["manager_s"] for e in out["experiments"]), 2)
     out["runs"] = sum(e["runs"] for e in out["experiments"])
     return out
 
 
-def manager_subprocess(stem: str, store_db: str, data_dir: str, timeout: float, executor: str) -> dict:
+def manager_subprocess(stems: list[str], store_db: str, data_dir: str, timeout: float, executor: str) -> dict[str, dict]:
+    """`manager_main` in a fresh Python process for `stems`: {stem: its result, or {"problem": why not}}."""
     env = {**os.environ, "CLASSROOM_DATA_DIR": data_dir}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "manager", "--pages", stem, "--store", store_db,
+    cmd = [sys.executable, str(Path(__file__).resolve()), "manager", "--pages", ",".join(stems), "--store", store_db,
            "--page-timeout", str(timeout), "--executor", executor]
+    limit = timeout * len(stems) + 300
     try:
-        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout + 300)
+        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
-        return {"page": stem, "problem": f"the manager process ran past {timeout + 300:.0f} s"}
+        return {stem: {"page": stem, "problem": f"the manager process ran past {limit:.0f} s"} for stem in stems}
     for line in reversed(p.stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"page": stem, "problem": f"the manager process failed (exit {p.returncode}): {p.stderr.strip()[-800:]}"}
+        if line.startswith("["):
+            return {r["page"]: r for r in json.loads(line)}
+    why = f"the manager process failed (exit {p.returncode}): {p.stderr.strip()[-800:]}"
+    return {stem: {"page": stem, "problem": why} for stem in stems}
 
 
 async def run_pages(args) -> dict:
@@ -608,9 +620,15 @@ async def _run_pages(args, stems: list[str], data_dir: str) -> dict:
             finally:
                 await browser.close()
     store_db = str(Path(data_dir) / "runs.sqlite3")
+    managed: dict[str, dict] = {}
+    if args.manager_process == "pass":  # one process for the pass: its pool warms up over the pages, as the app's does
+        print(f"manager: {', '.join(stems)} in one process ...", file=sys.stderr, flush=True)
+        managed = manager_subprocess(stems, store_db, data_dir, args.page_timeout, args.manager_executor)
     for stem in stems:
-        print(f"manager: {stem} ...", file=sys.stderr, flush=True)
-        m = manager_subprocess(stem, store_db, data_dir, args.page_timeout, args.manager_executor)
+        if args.manager_process == "page":  # a fresh process (and pool) per page
+            print(f"manager: {stem} ...", file=sys.stderr, flush=True)
+            managed.update(manager_subprocess([stem], store_db, data_dir, args.page_timeout, args.manager_executor))
+        m = managed[stem]
         a = app[stem]
         row = {"page": stem, "runs": a["runs"], "app_s": a["app_s"], "manager_s": m.get("manager_s"),
                "ratio": round(a["app_s"] / m["manager_s"], 2) if a["app_s"] and m.get("manager_s") else None,
@@ -838,6 +856,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=3 * 3600, help="seconds for the whole benchmark")
     p.add_argument("--manager-executor", choices=("app", "threads", "processes"), default="app",
                    help="where the manager-alone runs train (default: as the app's settings say)")
+    p.add_argument("--manager-process", choices=("pass", "page"), default="pass",
+                   help="one manager process for the whole pass, warm over the pages as the app's workers are "
+                        "(default), or a fresh one per page")
     r = sub.add_parser("room", help="N students press Start on Hour 1 at once")
     r.add_argument("--students", type=int, default=10)
     r.add_argument("--port", type=int, default=8765)
@@ -854,7 +875,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.cmd == "manager":
-        print(json.dumps(manager_main(args.pages, args.store, args.page_timeout, args.executor)))
+        print(json.dumps(manager_main(args.pages.split(","), args.store, args.page_timeout, args.executor)))
         return 0
     _terminate_on_signal()
     run = run_pages if args.cmd == "pages" else run_room

@@ -3,6 +3,7 @@ drives a browser and times the app: run it, do not test it)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 from conftest import ROOT
@@ -35,3 +36,23 @@ def test_the_server_log_gives_back_each_traceback_up_to_its_exception_line():
                                        "    ex.start(page_key, configs)\nSystemError: error return without exception set"]
     finally:
         server.log.close()
+
+
+def test_one_manager_process_for_the_pass_gives_each_page_its_result_or_the_same_problem(monkeypatch):
+    calls = []
+
+    def run(cmd, **kw):
+        calls.append(cmd)
+        out = '[{"page": "hour01", "manager_s": 9.5}, {"page": "hour02", "manager_s": 20.1}]'
+        return subprocess.CompletedProcess(cmd, 0, stdout="a line torch printed\n" + out + "\n", stderr="")
+
+    monkeypatch.setattr(bench_app.subprocess, "run", run)
+    got = bench_app.manager_subprocess(["hour01", "hour02"], "runs.sqlite3", "data", 900, "app")
+    assert got == {"hour01": {"page": "hour01", "manager_s": 9.5}, "hour02": {"page": "hour02", "manager_s": 20.1}}
+    assert len(calls) == 1 and calls[0][calls[0].index("--pages") + 1] == "hour01,hour02"
+
+    monkeypatch.setattr(bench_app.subprocess, "run",
+                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, stdout="", stderr="Traceback ...\nOSError: no\n"))
+    got = bench_app.manager_subprocess(["hour01", "hour02"], "runs.sqlite3", "data", 900, "app")
+    assert got == {s: {"page": s, "problem": "the manager process failed (exit 1): Traceback ...\nOSError: no"}
+                   for s in ("hour01", "hour02")}
