@@ -38,20 +38,22 @@ def lesson_title(path: Path) -> str:
 # constructor recursion depth mismatch" (a room of 10 students on the 2-core VM hit it in 2 of 11 tries;
 # BENCHMARKS.md), so parsing takes a lock.
 _PARSE_LOCK = threading.Lock()
-_DOCSTRINGS: dict[tuple[str, int, int], str] = {}
+_DOCSTRINGS: dict[str, tuple[tuple[int, int], str]] = {}  # path -> ((mtime, size) it was read at, its docstring)
 
 
 def _docstring(path: Path) -> str:
-    """The module docstring of `path` ("" when it cannot be read), parsed once per (path, mtime, size)."""
+    """The module docstring of `path` ("" when it cannot be read), parsed again only when its mtime or size changes."""
     try:
         st = path.stat()
     except OSError:
         return ""
-    key = (str(path), st.st_mtime_ns, st.st_size)
+    version = (st.st_mtime_ns, st.st_size)
     with _PARSE_LOCK:
-        if key not in _DOCSTRINGS:
+        known = _DOCSTRINGS.get(str(path))
+        if known is None or known[0] != version:
             try:
-                _DOCSTRINGS[key] = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+                doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
             except (SyntaxError, UnicodeDecodeError, OSError):
-                _DOCSTRINGS[key] = ""
-        return _DOCSTRINGS[key]
+                doc = ""
+            known = _DOCSTRINGS[str(path)] = (version, doc)  # an edited file replaces its old entry
+        return known[1]

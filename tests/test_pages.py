@@ -188,9 +188,10 @@ def test_titles_are_read_once_per_version_of_a_file_and_right_from_many_threads_
     with ThreadPoolExecutor(8) as pool:
         titles = list(pool.map(_nav.lesson_title, files * 3))
     assert titles == [f"Hour {i} · Topic {i}" for i in range(1, 41)] * 3
-    assert sum(key[0].startswith(str(tmp_path)) for key in _nav._DOCSTRINGS) == 40  # each parsed once
+    assert sum(path.startswith(str(tmp_path)) for path in _nav._DOCSTRINGS) == 40  # each parsed once
     files[0].write_text('"""Hour 1 · A new title, longer than before"""\n')  # a teacher edits the page: no restart
     assert _nav.lesson_title(files[0]) == "Hour 1 · A new title, longer than before"
+    assert sum(path.startswith(str(tmp_path)) for path in _nav._DOCSTRINGS) == 40  # the edit replaced its old entry
 
 
 def test_every_knob_draws_with_the_base_as_default_and_returns_what_the_student_set():
